@@ -1,0 +1,1 @@
+"""The REST API: FastAPI app, routers per resource, dependencies and auth."""

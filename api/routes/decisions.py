@@ -1,0 +1,176 @@
+"""Decisions and overrides on a request, each an update of its workflow.
+
+The workflow decides what its state allows and answers with a reason; here the caller's
+org and role are checked, and refusals become 403 (who) or 409 (state).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.access import RequestRef, request_in_org, require_org_users, require_participant
+from api.deps import ContextDep, CurrentUser, ManagerUser, Principal, SessionDep
+from api.observability import DECISIONS
+from api.problems import conflict, forbidden
+from api.routes.requests import closed_or_missing
+from clients.approvals import RequestRefused, request_handle, send_update
+from schemas.approval import (
+    ApproveInput,
+    CommentInput,
+    InsertLevelInput,
+    PauseInput,
+    ReassignInput,
+    RejectInput,
+    ResumeInput,
+    SkipLevelInput,
+    WithdrawInput,
+)
+from schemas.request_api import (
+    ApproveBody,
+    CommentBody,
+    DecisionOut,
+    InsertApproverBody,
+    ReasonBody,
+    ReassignBody,
+    RejectBody,
+    SkipBody,
+    WithdrawBody,
+)
+from workflows.approval import ApprovalWorkflow
+
+router = APIRouter(tags=["decisions"])
+
+
+async def _send(
+    context: ContextDep,
+    row: RequestRef,
+    action: str,
+    update: Any,
+    arg: BaseModel,
+) -> DecisionOut:
+    try:
+        result = await send_update(request_handle(context.temporal, row.id), update, arg)
+    except RequestRefused as refused:
+        DECISIONS.labels(action, "refused").inc()
+        if refused.missing:
+            raise closed_or_missing(row) from None
+        raise (forbidden if refused.forbidden else conflict)(refused.reason) from None
+    DECISIONS.labels(action, "applied").inc()
+    return DecisionOut(request=result.request, events=result.events)
+
+
+async def _row(session: SessionDep, user: Principal, request_id: str) -> RequestRef:
+    return await request_in_org(session, user, request_id)
+
+
+@router.post("/requests/{request_id}/approve", response_model=DecisionOut)
+async def approve(
+    request_id: str, body: ApproveBody, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Approve the current level (current approvers only)."""
+    row = await _row(session, user, request_id)
+    arg = ApproveInput(actor=user.user_id, comment=body.comment, level_id=body.level_id)
+    return await _send(context, row, "approve", ApprovalWorkflow.approve, arg)
+
+
+@router.post("/requests/{request_id}/reject", response_model=DecisionOut)
+async def reject(
+    request_id: str, body: RejectBody, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Reject the request with a reason (current approvers only)."""
+    row = await _row(session, user, request_id)
+    arg = RejectInput(actor=user.user_id, reason=body.reason, level_id=body.level_id)
+    return await _send(context, row, "reject", ApprovalWorkflow.reject, arg)
+
+
+@router.post("/requests/{request_id}/comments", response_model=DecisionOut)
+async def comment(
+    request_id: str, body: CommentBody, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Comment (participants, MANAGEMENT and ADMIN)."""
+    row = await _row(session, user, request_id)
+    await require_participant(session, row, user)
+    arg = CommentInput(actor=user.user_id, text=body.text)
+    return await _send(context, row, "comment", ApprovalWorkflow.comment, arg)
+
+
+@router.post("/requests/{request_id}/withdraw", response_model=DecisionOut)
+async def withdraw(
+    request_id: str, body: WithdrawBody, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Withdraw the request (its requester only)."""
+    row = await _row(session, user, request_id)
+    arg = WithdrawInput(actor=user.user_id, reason=body.reason)
+    return await _send(context, row, "withdraw", ApprovalWorkflow.withdraw, arg)
+
+
+@router.post("/requests/{request_id}/skip", response_model=DecisionOut)
+async def skip(
+    request_id: str, body: SkipBody, user: ManagerUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Skip the current level or a named one (MANAGEMENT, ADMIN)."""
+    row = await _row(session, user, request_id)
+    arg = SkipLevelInput(actor=user.user_id, reason=body.reason, level_id=body.level_id)
+    return await _send(context, row, "skip", ApprovalWorkflow.skip_level, arg)
+
+
+@router.post("/requests/{request_id}/approvers", response_model=DecisionOut)
+async def insert_approver(
+    request_id: str,
+    body: InsertApproverBody,
+    user: ManagerUser,
+    session: SessionDep,
+    context: ContextDep,
+) -> DecisionOut:
+    """Insert an approval level at a position (MANAGEMENT, ADMIN)."""
+    row = await _row(session, user, request_id)
+    await require_org_users(session, user.org_id, body.approvers)
+    arg = InsertLevelInput(
+        actor=user.user_id,
+        reason=body.reason,
+        position=body.position,
+        approvers=body.approvers,
+        name=body.name,
+        mode=body.mode,
+        required_approvals=body.required_approvals,
+        tat=body.tat,
+    )
+    return await _send(context, row, "insert_approver", ApprovalWorkflow.insert_level, arg)
+
+
+@router.post("/requests/{request_id}/reassign", response_model=DecisionOut)
+async def reassign(
+    request_id: str, body: ReassignBody, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Move a pending approval (MANAGEMENT, ADMIN, or the approver delegating their own)."""
+    row = await _row(session, user, request_id)
+    if not (user.is_manager or body.from_user == user.user_id):
+        raise forbidden("only MANAGEMENT, ADMIN or the approver themselves may reassign")
+    await require_org_users(session, user.org_id, [body.to_user])
+    arg = ReassignInput(
+        actor=user.user_id, reason=body.reason, from_user=body.from_user, to_user=body.to_user
+    )
+    return await _send(context, row, "reassign", ApprovalWorkflow.reassign, arg)
+
+
+@router.post("/requests/{request_id}/pause", response_model=DecisionOut)
+async def pause(
+    request_id: str, body: ReasonBody, user: ManagerUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Stop the SLA clock (MANAGEMENT, ADMIN)."""
+    row = await _row(session, user, request_id)
+    arg = PauseInput(actor=user.user_id, reason=body.reason)
+    return await _send(context, row, "pause", ApprovalWorkflow.pause, arg)
+
+
+@router.post("/requests/{request_id}/resume", response_model=DecisionOut)
+async def resume(
+    request_id: str, body: ReasonBody, user: ManagerUser, session: SessionDep, context: ContextDep
+) -> DecisionOut:
+    """Restart the SLA clock (MANAGEMENT, ADMIN)."""
+    row = await _row(session, user, request_id)
+    arg = ResumeInput(actor=user.user_id, reason=body.reason)
+    return await _send(context, row, "resume", ApprovalWorkflow.resume, arg)

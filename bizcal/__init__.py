@@ -1,0 +1,1 @@
+"""The business calendar: pure, deterministic business-time arithmetic."""

@@ -1,0 +1,1 @@
+"""Signoff's configuration: one settings object read from SIGNOFF_* variables."""

@@ -1,0 +1,1 @@
+"""The embedded local stack: Temporal dev server, demo org, and the run-everything command."""

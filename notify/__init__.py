@@ -1,0 +1,1 @@
+"""Notification content and safety: e-mail templates, action tokens, webhook signing, replies."""

@@ -1,0 +1,1 @@
+"""Pydantic models shared by the API, workflows and activities: the wire contract."""

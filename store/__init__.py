@@ -1,0 +1,1 @@
+"""SQL: tables, engine and sessions, migrations, and the read-model writes."""

@@ -1,0 +1,113 @@
+"""SQL of the notification fan-out: recipients, inbox entries, delivery records, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select, update
+
+from store.tables import ActionToken, Delivery, Notification, User, Webhook, WebhookDelivery
+from store.upsert import insert_missing
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How to reach a user."""
+
+    user_id: str
+    email: str
+    name: str
+    channels: tuple[str, ...]
+
+
+def contacts(session: Session, org_id: str, user_ids: set[str]) -> dict[str, Contact]:
+    """Active users of the org among `user_ids`."""
+    if not user_ids:
+        return {}
+    rows = session.exec(
+        select(User).where(
+            col(User.org_id) == org_id, col(User.id).in_(user_ids), col(User.active).is_(True)
+        )
+    )
+    return {
+        u.id: Contact(u.id, u.email, u.name, tuple(u.notification_channels or ())) for u in rows
+    }
+
+
+def add_inbox_entries(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Inbox entries that are not there yet (one per event and recipient)."""
+    return insert_missing(session, Notification, rows, ["request_id", "event_seq", "recipient"])
+
+
+def claim_delivery(
+    session: Session, key: str, org_id: str, channel: str, recipient: str, request_id: str
+) -> bool:
+    """False when this message was already sent; else it is recorded as being sent."""
+    insert_missing(
+        session,
+        Delivery,
+        [
+            {
+                "key": key,
+                "org_id": org_id,
+                "channel": channel,
+                "recipient": recipient,
+                "request_id": request_id,
+                "status": "sending",
+                "created_at": datetime.now(UTC),
+                "sent_at": None,
+            }
+        ],
+        ["key"],
+    )
+    row = session.get(Delivery, key)
+    return row is not None and row.status != "sent"
+
+
+def mark_delivered(session: Session, key: str) -> None:
+    """Record that the message went out."""
+    session.exec(
+        update(Delivery)
+        .where(col(Delivery.key) == key)
+        .values(status="sent", sent_at=datetime.now(UTC))
+    )
+
+
+def add_action_tokens(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store new tokens; a resend (reminder, escalation) reuses them and extends their life."""
+    insert_missing(session, ActionToken, rows, ["token_hash"])
+    for row in rows:
+        session.exec(
+            update(ActionToken)
+            .where(
+                col(ActionToken.token_hash) == row["token_hash"],
+                col(ActionToken.used_at).is_(None),
+                col(ActionToken.expires_at) < row["expires_at"],
+            )
+            .values(expires_at=row["expires_at"])
+        )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An active webhook and the event types it wants."""
+
+    webhook_id: str
+    event_types: tuple[str, ...]
+
+
+def subscribed_webhooks(session: Session, org_id: str) -> list[Subscription]:
+    """The org's active webhooks."""
+    rows = session.exec(
+        select(Webhook.id, Webhook.event_types).where(
+            col(Webhook.org_id) == org_id, col(Webhook.active).is_(True)
+        )
+    )
+    return [Subscription(hook_id, tuple(types)) for hook_id, types in rows]
+
+
+def add_webhook_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store deliveries not stored yet."""
+    insert_missing(session, WebhookDelivery, rows, ["id"])

@@ -1,0 +1,1 @@
+"""Worker entry points: build clients and register workflows with their activities."""

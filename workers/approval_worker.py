@@ -1,0 +1,115 @@
+"""The approval worker: ApprovalWorkflow plus its SQL activities on one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import compileall
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import workflows
+from activities.directory import DirectoryActivities
+from activities.notifications import NotificationActivities
+from activities.read_model import ReadModelActivities
+from activities.replies import ReplyMailboxActivities
+from activities.webhooks import WebhookActivities
+from clients.mail import Mailer, make_mailer
+from clients.temporal import connect_temporal
+from config.secret_key import secret_key
+from config.settings import Settings
+from store.db import make_engine
+from workers.schedules import ensure_reply_schedule
+from workflows.approval import ApprovalWorkflow
+from workflows.reply_poller import ReplyPollerWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
+
+log = logging.getLogger(__name__)
+
+
+def precompile_workflows() -> None:
+    """Write bytecode for the workflow modules.
+
+    The sandbox imports a workflow's module afresh for every workflow it starts; without a
+    .pyc (PYTHONDONTWRITEBYTECODE, a fresh checkout) each start compiles the source again.
+    """
+    folder = Path(workflows.__file__).parent
+    compileall.compile_dir(folder, quiet=2, workers=1)
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    executor: ThreadPoolExecutor,
+    task_queue: str | None = None,
+    *,
+    http: httpx.AsyncClient | None = None,
+    mailer: Mailer | None = None,
+) -> Worker:
+    """A worker with every workflow and activity of Signoff, tuned from settings."""
+    precompile_workflows()
+    queue = task_queue or settings.task_queue
+    read_model = ReadModelActivities(engine)
+    directory = DirectoryActivities(engine)
+    chosen_mailer = mailer or make_mailer(settings)
+    notifications = NotificationActivities(
+        engine, settings, chosen_mailer, client, secret_key(settings), queue
+    )
+    webhooks = WebhookActivities(engine, settings, http or httpx.AsyncClient())
+    replies = ReplyMailboxActivities(engine, settings, client, chosen_mailer)
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=[ApprovalWorkflow, WebhookDeliveryWorkflow, ReplyPollerWorkflow],
+        activities=[
+            read_model.record_request_progress,
+            directory.resolve_approvers,
+            notifications.deliver_notifications,
+            webhooks.send_webhook,
+            webhooks.record_dead_letter,
+            replies.process_reply_mailbox,
+        ],
+        activity_executor=executor,
+        max_cached_workflows=settings.worker_sticky_cache_size,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_activity_threads,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then finish running activities and stop."""
+    client = await connect_temporal(settings)
+    engine = make_engine(settings.resolved_database_url())
+    async with httpx.AsyncClient() as http:
+        with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+            worker = build_worker(client, settings, engine, executor, http=http)
+            await ensure_reply_schedule(client, settings, settings.task_queue)
+            await _serve(worker, settings)
+    engine.dispose()
+    log.info("worker stopped")
+
+
+async def _serve(worker: Worker, settings: Settings) -> None:
+    """Poll until SIGINT/SIGTERM; leaving the context lets running activities finish."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker polling task queue %s on %s (namespace %s)",
+        settings.task_queue,
+        settings.temporal_address,
+        settings.temporal_namespace,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: finishing running activities")

@@ -1,0 +1,1 @@
+"""Temporal workflow definitions: pure, deterministic, no I/O."""

@@ -1,0 +1,337 @@
+"""ApprovalWorkflow: one business request, its approval levels, TAT timers and overrides.
+
+The rules live in approvals.machine (pure); this class only wires them to Temporal: updates
+with validators, a signal for fire-and-forget senders, a query, durable timers, the read-model
+activity, search attributes and the current-details summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.directory import DirectoryActivities
+    from activities.notifications import NotificationActivities
+    from activities.read_model import ReadModelActivities
+    from approvals.core import Refused
+    from approvals.machine import RequestMachine
+    from approvals.summary import describe, notice, search_attribute_values, without_audit
+    from bizcal.calendar import BusinessCalendar
+    from schemas.approval import (
+        REFUSAL_TYPES,
+        ApprovalInput,
+        ApprovalResult,
+        ApproveInput,
+        CancelInput,
+        CommentInput,
+        DecisionSignal,
+        InsertLevelInput,
+        OpenedInput,
+        PauseInput,
+        ReassignInput,
+        RejectInput,
+        RequestState,
+        ResumeInput,
+        SkipLevelInput,
+        StateQuery,
+        UpdateResult,
+        WithdrawInput,
+    )
+    from schemas.notifications import NotifyInput
+    from schemas.projection import RecordProgressInput, ResolveApproversInput
+
+# Writes to SQL must never be lost: retry until the database is back. A write takes
+# milliseconds; a short timeout gets a write lost with a crashed worker retried soon.
+_SQL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+_SQL_TIMEOUT = timedelta(seconds=10)
+# Notifications wait out an SMTP or webhook outage: nothing is dropped.
+_NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
+)
+
+
+def _refusal(refused: Refused) -> ApplicationError:
+    return ApplicationError(refused.reason, type=REFUSAL_TYPES[refused.kind], non_retryable=True)
+
+
+@workflow.defn(name="ApprovalWorkflow")
+class ApprovalWorkflow:
+    """A request from start to its final status; see approvals.machine for the rules."""
+
+    @workflow.init
+    def __init__(self, inp: ApprovalInput) -> None:
+        """Build the machine at once unless approver roles still need resolving."""
+        self._machine: RequestMachine | None = None
+        # What the starter already set (org, template, status...) need not be upserted again.
+        self._shown: dict[str, Any] = {
+            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
+        }
+        self._details = ""
+        self._notifying: list[asyncio.Task[None]] = []
+        if inp.resume_state is not None:
+            self._machine = RequestMachine(inp.resume_state, BusinessCalendar(inp.calendar))
+        elif not self._roles(inp):
+            self._machine = RequestMachine.open(
+                workflow.info().workflow_id, inp, {}, workflow.now()
+            )
+
+    @staticmethod
+    def _roles(inp: ApprovalInput) -> list[str]:
+        return sorted({lv.approvers.role for lv in inp.template.levels if lv.approvers.role})
+
+    @workflow.run
+    async def run(self, inp: ApprovalInput) -> ApprovalResult:
+        """Wait for decisions and deadlines until the request reaches a final status."""
+        if self._machine is None:
+            resolved = await workflow.execute_activity_method(
+                DirectoryActivities.resolve_approvers,
+                ResolveApproversInput(org_id=inp.org_id, roles=self._roles(inp)),
+                start_to_close_timeout=_SQL_TIMEOUT,
+                retry_policy=_SQL_RETRY,
+            )
+            self._machine = RequestMachine.open(
+                workflow.info().workflow_id, inp, resolved.members, workflow.now()
+            )
+        machine = self._machine
+        while True:
+            await self._publish()
+            if not machine.state.is_open:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await asyncio.gather(*self._notifying)
+                if self._unpublished():
+                    continue
+                state = machine.state
+                assert state.closed_at is not None
+                return ApprovalResult(
+                    request_id=state.request_id,
+                    status=state.status,
+                    reason=state.outcome_reason,
+                    closed_at=state.closed_at,
+                )
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._publish()
+                await asyncio.gather(*self._notifying)
+                carried = machine.state.model_copy(update={"runs": machine.state.runs + 1})
+                workflow.continue_as_new(inp.model_copy(update={"resume_state": carried}))
+            await self._wait_for_change_or(machine.next_due(), machine.next_due_label())
+            machine.fire_due(workflow.now())
+
+    async def _wait_for_change_or(self, due: datetime | None, label: str) -> None:
+        if due is None:
+            await workflow.wait_condition(self._unpublished)
+            return
+        wait = (due - workflow.now()).total_seconds()
+        if wait <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(self._unpublished, timeout=wait, timeout_summary=label)
+
+    def _unpublished(self) -> bool:
+        assert self._machine is not None
+        state = self._machine.state
+        return bool(state.audit) and state.audit[-1].seq > state.published_seq
+
+    async def _publish(self) -> None:
+        """Write new events to the read model, then refresh what operators see."""
+        assert self._machine is not None
+        state = self._machine.state
+        new = [e for e in state.audit if e.seq > state.published_seq]
+        if new:
+            # A local activity: a write of milliseconds needs no task queue round trip, and
+            # the state is copied because a retried local activity re-reads its input.
+            await workflow.execute_local_activity_method(
+                ReadModelActivities.record_request_progress,
+                RecordProgressInput(request=without_audit(state), events=new),
+                start_to_close_timeout=_SQL_TIMEOUT,
+                retry_policy=_SQL_RETRY,
+            )
+            state.published_seq = max(state.published_seq, new[-1].seq)
+            # Sent in the background: a slow mail relay must not hold back the request.
+            told = NotifyInput(
+                request=notice(state, self._machine.cal.snapshot.timezone), events=new
+            )
+            self._notifying = [t for t in self._notifying if not t.done()]
+            self._notifying.append(asyncio.create_task(self._notify(told)))
+        changed = [
+            pair
+            for pair in search_attribute_values(state)
+            if self._shown.get(pair.key.name) != pair.value
+        ]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._shown.update({pair.key.name: pair.value for pair in changed})
+        details = describe(state, self._machine.cal)
+        if details != self._details:
+            workflow.set_current_details(details)
+            self._details = details
+
+    async def _notify(self, told: NotifyInput) -> None:
+        await workflow.execute_activity_method(
+            NotificationActivities.deliver_notifications,
+            told,
+            start_to_close_timeout=timedelta(minutes=2),
+            # The activity heartbeats while it works: a dead worker's attempt is retried soon.
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=_NOTIFY_RETRY,
+        )
+
+    # ---- handlers ----------------------------------------------------------------------------
+
+    def _check(self, check: Callable[[RequestMachine], object]) -> None:
+        # Before roles are resolved there is nothing to check against; the handler checks again.
+        if self._machine is None:
+            return
+        machine = self._machine
+        due = machine.next_due()
+        if due is not None and due <= workflow.now():
+            # A deadline passed unprocessed (worker down, activity in flight): judge the
+            # decision on the state as it will be once the handler has fired it.
+            machine = RequestMachine(machine.state.model_copy(deep=True), machine.cal)
+            machine.fire_due(workflow.now())
+        try:
+            check(machine)
+        except Refused as refused:
+            raise _refusal(refused) from None
+
+    async def _apply(self, change: Callable[[RequestMachine, datetime], None]) -> UpdateResult:
+        await workflow.wait_condition(lambda: self._machine is not None)
+        machine = self._machine
+        assert machine is not None
+        before = machine.state.audit[-1].seq
+        # Deadlines that fell due before this decision arrived are acted on first.
+        machine.fire_due(workflow.now())
+        try:
+            change(machine, workflow.now())
+        except Refused as refused:
+            raise _refusal(refused) from None
+        return UpdateResult(
+            request=without_audit(machine.state),
+            events=[e for e in machine.state.audit if e.seq > before],
+        )
+
+    @workflow.update
+    async def opened(self, inp: OpenedInput) -> UpdateResult:
+        """The state once approvers are resolved: callers start with this (update-with-start)."""
+        await workflow.wait_condition(lambda: self._machine is not None)
+        assert self._machine is not None
+        state = self._machine.state
+        return UpdateResult(request=without_audit(state), events=list(state.audit))
+
+    @workflow.update
+    async def approve(self, inp: ApproveInput) -> UpdateResult:
+        """An approver approves the current level."""
+        return await self._apply(lambda m, now: m.approve(inp, now))
+
+    @approve.validator
+    def _validate_approve(self, inp: ApproveInput) -> None:
+        self._check(lambda m: m.check_approve(inp))
+
+    @workflow.update
+    async def reject(self, inp: RejectInput) -> UpdateResult:
+        """An approver rejects the request, with a reason."""
+        return await self._apply(lambda m, now: m.reject(inp, now))
+
+    @reject.validator
+    def _validate_reject(self, inp: RejectInput) -> None:
+        self._check(lambda m: m.check_reject(inp))
+
+    @workflow.update
+    async def comment(self, inp: CommentInput) -> UpdateResult:
+        """Anyone taking part comments."""
+        return await self._apply(lambda m, now: m.comment(inp, now))
+
+    @comment.validator
+    def _validate_comment(self, inp: CommentInput) -> None:
+        self._check(lambda m: m.check_comment(inp))
+
+    @workflow.update
+    async def withdraw(self, inp: WithdrawInput) -> UpdateResult:
+        """The requester withdraws the request."""
+        return await self._apply(lambda m, now: m.withdraw(inp, now))
+
+    @withdraw.validator
+    def _validate_withdraw(self, inp: WithdrawInput) -> None:
+        self._check(lambda m: m.check_withdraw(inp))
+
+    @workflow.signal
+    async def decide(self, sig: DecisionSignal) -> None:
+        """A fire-and-forget decision (e-mail reply, poller); a refused one is audited."""
+        await workflow.wait_condition(lambda: self._machine is not None)
+        assert self._machine is not None
+        self._machine.fire_due(workflow.now())
+        self._machine.signal(sig, workflow.now())
+
+    @workflow.update
+    async def skip_level(self, inp: SkipLevelInput) -> UpdateResult:
+        """Override: skip the current or a named level."""
+        return await self._apply(lambda m, now: m.skip(inp, now))
+
+    @skip_level.validator
+    def _validate_skip(self, inp: SkipLevelInput) -> None:
+        self._check(lambda m: m.check_skip(inp))
+
+    @workflow.update
+    async def insert_level(self, inp: InsertLevelInput) -> UpdateResult:
+        """Override: insert an approver level at a position."""
+        return await self._apply(lambda m, now: m.insert_level(inp, now))
+
+    @insert_level.validator
+    def _validate_insert(self, inp: InsertLevelInput) -> None:
+        self._check(lambda m: m.check_insert(inp))
+
+    @workflow.update
+    async def reassign(self, inp: ReassignInput) -> UpdateResult:
+        """Override or delegation: move a pending approval to someone else."""
+        return await self._apply(lambda m, now: m.reassign(inp, now))
+
+    @reassign.validator
+    def _validate_reassign(self, inp: ReassignInput) -> None:
+        self._check(lambda m: m.check_reassign(inp))
+
+    @workflow.update
+    async def pause(self, inp: PauseInput) -> UpdateResult:
+        """Override: stop the SLA clock."""
+        return await self._apply(lambda m, now: m.pause(inp, now))
+
+    @pause.validator
+    def _validate_pause(self, inp: PauseInput) -> None:
+        self._check(lambda m: m.check_pause(inp))
+
+    @workflow.update
+    async def resume(self, inp: ResumeInput) -> UpdateResult:
+        """Override: restart the SLA clock, moving every pending deadline."""
+        return await self._apply(lambda m, now: m.resume(inp, now))
+
+    @resume.validator
+    def _validate_resume(self, inp: ResumeInput) -> None:
+        self._check(lambda m: m.check_resume(inp))
+
+    @workflow.update
+    async def cancel(self, inp: CancelInput) -> UpdateResult:
+        """Override: end the request as CANCELLED."""
+        return await self._apply(lambda m, now: m.cancel(inp, now))
+
+    @cancel.validator
+    def _validate_cancel(self, inp: CancelInput) -> None:
+        self._check(lambda m: m.check_cancel(inp))
+
+    @workflow.query
+    def state(self, query: StateQuery) -> RequestState:
+        """The live state; the audit trail from `audit_since` on."""
+        if self._machine is None:
+            raise ApplicationError("the request is still resolving its approvers")
+        state = self._machine.state
+        return state.model_copy(
+            update={"audit": [e for e in state.audit if e.seq > query.audit_since]}
+        )
