@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -66,11 +67,15 @@ def approval_input(
     amount: str | None = "1200.00",
     priority: str = "STANDARD",
     overall_tat: Tat | None = None,
-    org_id: str = "acme",
+    org_id: str | None = None,
 ) -> ApprovalInput:
-    """A request input on the purchase template made of these levels."""
+    """A request input on the purchase template made of these levels.
+
+    Each input is in an org of its own unless one is given: the integration database is shared
+    with the API tests, whose webhooks and people must not receive these requests' events.
+    """
     return ApprovalInput(
-        org_id=org_id,
+        org_id=org_id or f"org-{uuid.uuid4().hex[:10]}",
         template=TemplateSnapshot(
             key="purchase", name="Purchase", levels=levels, overall_tat=overall_tat
         ),
