@@ -9,21 +9,19 @@ ids are those keys.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
 from activities.heartbeat import heartbeating
-from approvals.summary import event_subject
 from clients.mail import Mailer
+from clients.webhook_sender import Attempt, Target, WebhookSender, record
 from clients.webhooks import start_webhook_delivery
 from config.settings import Settings
-from notify.email import ACTIONABLE, ActionLinks, Person, compose
-from notify.tokens import action_token, reply_address, token_hash
-from schemas.approval import AuditEvent
+from notify.email import Person, compose
+from notify.fanout import Fanout, FanoutContext, PlannedMail, PlannedWebhook, plan_fanout
 from schemas.notifications import NotifyInput, NotifyOutput, RequestNotice
 from store.db import transaction
 from store.notifications import (
@@ -32,28 +30,11 @@ from store.notifications import (
     add_action_tokens,
     add_inbox_entries,
     add_webhook_deliveries,
-    claim_delivery,
+    claim_deliveries,
     contacts,
     mark_delivered,
     subscribed_webhooks,
 )
-
-
-def webhook_event_type(event: AuditEvent) -> str:
-    """The type a webhook subscribes to, e.g. request.completed."""
-    return f"request.{event.kind.value}"
-
-
-def webhook_payload(request: RequestNotice, event: AuditEvent, delivery_id: str) -> dict[str, Any]:
-    """The JSON body a webhook receives."""
-    return {
-        "id": delivery_id,
-        "type": webhook_event_type(event),
-        "created_at": event.at.isoformat(),
-        "org_id": request.org_id,
-        "request": request.model_dump(mode="json", exclude={"org_id", "timezone"}),
-        "event": event.model_dump(mode="json", exclude={"recipients"}),
-    }
 
 
 class NotificationActivities:
@@ -64,6 +45,7 @@ class NotificationActivities:
         engine: Engine,
         settings: Settings,
         mailer: Mailer,
+        sender: WebhookSender,
         temporal: Client,
         secret: bytes,
         task_queue: str,
@@ -72,6 +54,7 @@ class NotificationActivities:
         self.engine = engine
         self.settings = settings
         self.mailer = mailer
+        self.sender = sender
         self.temporal = temporal
         self.secret = secret
         self.task_queue = task_queue
@@ -83,165 +66,100 @@ class NotificationActivities:
             return await self._deliver(inp)
 
     async def _deliver(self, inp: NotifyInput) -> NotifyOutput:
+        # One transaction to read, one to store what is due, the sends all at once, one
+        # transaction to record them: the fan-out costs the same few round trips however
+        # many people and webhooks an event reaches.
         request = inp.request
         wanted = {r for e in inp.events for r in e.recipients} | {request.requester}
         wanted |= {e.actor for e in inp.events}
-        people = await asyncio.to_thread(self._contacts, request.org_id, wanted)
+        people, hooks = await asyncio.to_thread(self._look_up, request.org_id, wanted)
+        plan = plan_fanout(
+            request,
+            inp.events,
+            FanoutContext(
+                people=people,
+                hooks=hooks,
+                secret=self.secret,
+                public_url=self.settings.resolved_public_url(),
+                reply_to=self.settings.reply_address,
+                link_days=self.settings.action_link_days,
+                now=datetime.now(UTC),
+            ),
+        )
+        inbox, due_mails, fresh_hooks = await asyncio.to_thread(self._store, request, plan)
         names = {uid: c.name for uid, c in people.items()}
-        output = NotifyOutput()
-        output.inbox = await asyncio.to_thread(self._inbox, request, inp.events, people)
-        for event in inp.events:
-            for recipient in event.recipients:
-                contact = people.get(recipient)
-                if contact is None or "email" not in contact.channels:
-                    continue
-                if await self._email(request, event, contact, names):
-                    output.emails += 1
-        output.webhooks = await self._webhooks(request, inp.events)
-        return output
+        mails = [m for m in plan.mails if m.key in due_mails]
+        hooks_now = [w for w in plan.webhooks if w.delivery_id in fresh_hooks]
+        mailed, posted = await asyncio.gather(
+            asyncio.gather(
+                *(self._send_mail(request, mail, names) for mail in mails), return_exceptions=True
+            ),
+            asyncio.gather(*(self._post(webhook) for webhook in hooks_now)),
+        )
+        sent = [m.key for m, error in zip(mails, mailed, strict=True) if error is None]
+        await asyncio.to_thread(self._finish, sent, hooks_now, posted)
+        # What the first attempt did not deliver (and what an earlier try of this activity
+        # attempted already) gets a workflow of its own for the retries.
+        attempts = dict(zip((w.delivery_id for w in hooks_now), posted, strict=True))
+        for webhook in plan.webhooks:
+            attempt = attempts.get(webhook.delivery_id)
+            if attempt is None or attempt.outcome != "delivered":
+                await start_webhook_delivery(
+                    self.temporal, self.settings, self.task_queue, webhook.delivery_id, attempt
+                )
+        failed = [error for error in mailed if isinstance(error, BaseException)]
+        if failed:
+            # The e-mails that went out are recorded; the retry sends only the others.
+            raise failed[0]
+        return NotifyOutput(inbox=inbox, emails=len(sent), webhooks=len(plan.webhooks))
 
-    def _contacts(self, org_id: str, ids: set[str]) -> dict[str, Contact]:
+    def _look_up(self, org_id: str, ids: set[str]) -> tuple[dict[str, Contact], list[Subscription]]:
         with transaction(self.engine) as session:
-            return contacts(session, org_id, ids)
+            return contacts(session, org_id, ids), subscribed_webhooks(session, org_id)
 
-    def _inbox(
-        self, request: RequestNotice, events: list[AuditEvent], people: dict[str, Contact]
-    ) -> int:
-        rows = [
-            {
-                "org_id": request.org_id,
-                "recipient": recipient,
-                "request_id": request.request_id,
-                "event_seq": event.seq,
-                "kind": event.kind.value,
-                "subject": event_subject(event, request.title),
-                "created_at": event.at,
-                "read_at": None,
-            }
-            for event in events
-            for recipient in event.recipients
-            if recipient in people and "inbox" in people[recipient].channels
-        ]
+    def _store(self, request: RequestNotice, plan: Fanout) -> tuple[int, set[str], set[str]]:
+        """Inbox entries, claimed e-mails, action tokens and webhook deliveries, at once."""
+        now = datetime.now(UTC)
         with transaction(self.engine) as session:
-            return add_inbox_entries(session, rows)
+            inbox = add_inbox_entries(session, plan.inbox)
+            due = claim_deliveries(
+                session, plan.delivery_rows(request.org_id, request.request_id, now)
+            )
+            if plan.tokens:
+                add_action_tokens(session, plan.tokens)
+            fresh = add_webhook_deliveries(session, [w.row for w in plan.webhooks])
+        return inbox, due, fresh
 
-    async def _email(
-        self,
-        request: RequestNotice,
-        event: AuditEvent,
-        contact: Contact,
-        names: dict[str, str],
-    ) -> bool:
-        key = f"email:{request.request_id}:{event.seq}:{contact.user_id}"
-        claimed = await asyncio.to_thread(self._claim, key, request, contact)
-        if not claimed:
-            return False
-        links, reply_to = await asyncio.to_thread(self._links, request, event, contact)
+    async def _send_mail(
+        self, request: RequestNotice, mail: PlannedMail, names: dict[str, str]
+    ) -> None:
         base = self.settings.resolved_public_url()
         message = compose(
             request,
-            event,
-            Person(contact.user_id, contact.email, contact.name),
+            mail.event,
+            Person(mail.contact.user_id, mail.contact.email, mail.contact.name),
             names=names,
             mail_from=self.settings.mail_from,
             request_url=f"{base}/api/v1/requests/{request.request_id}",
-            links=links,
-            reply_to=reply_to,
+            links=mail.links,
+            reply_to=mail.reply_to,
         )
         await self.mailer.send(message)
-        await asyncio.to_thread(self._delivered, key)
-        return True
 
-    def _claim(self, key: str, request: RequestNotice, contact: Contact) -> bool:
-        with transaction(self.engine) as session:
-            return claim_delivery(
-                session, key, request.org_id, "email", contact.email, request.request_id
-            )
-
-    def _delivered(self, key: str) -> None:
-        with transaction(self.engine) as session:
-            mark_delivered(session, key)
-
-    def _links(
-        self, request: RequestNotice, event: AuditEvent, contact: Contact
-    ) -> tuple[ActionLinks | None, str | None]:
-        """Approve/reject links and the reply address, for someone asked to decide."""
-        level = request.level
-        if (
-            event.kind not in ACTIONABLE
-            or level is None
-            or event.level_id != level.level_id
-            or contact.user_id not in level.approvers
-        ):
-            return None, None
-        now = datetime.now(UTC)
-        expires = now + timedelta(days=self.settings.action_link_days)
-        tokens = {
-            action: action_token(
-                self.secret, request.request_id, level.level_id, contact.user_id, action
-            )
-            for action in ("approve", "reject", "reply")
-        }
-        rows = [
-            {
-                "token_hash": token_hash(token),
-                "org_id": request.org_id,
-                "request_id": request.request_id,
-                "level_id": level.level_id,
-                "approver": contact.user_id,
-                "action": action,
-                "expires_at": expires,
-                "used_at": None,
-                "created_at": now,
-            }
-            for action, token in tokens.items()
-        ]
-        with transaction(self.engine) as session:
-            add_action_tokens(session, rows)
-        base = self.settings.resolved_public_url()
-        links = ActionLinks(
-            approve=f"{base}/actions/{tokens['approve']}",
-            reject=f"{base}/actions/{tokens['reject']}",
+    async def _post(self, webhook: PlannedWebhook) -> Attempt:
+        row = webhook.row
+        return await self.sender.post(
+            Target(webhook.hook.url, webhook.hook.secret),
+            webhook.delivery_id,
+            str(row["event_type"]),
+            row["payload"],
+            self.settings.webhook_timeout_seconds,
         )
-        reply_to = self.settings.reply_address
-        return links, reply_address(reply_to, tokens["reply"]) if reply_to else None
 
-    async def _webhooks(self, request: RequestNotice, events: list[AuditEvent]) -> int:
-        hooks = await asyncio.to_thread(self._subscriptions, request.org_id)
-        rows: list[dict[str, Any]] = []
-        for event in events:
-            kind = webhook_event_type(event)
-            for hook in hooks:
-                if kind in hook.event_types or "*" in hook.event_types:
-                    delivery_id = f"{request.request_id}.{event.seq}.{hook.webhook_id}"
-                    rows.append(
-                        {
-                            "id": delivery_id,
-                            "org_id": request.org_id,
-                            "webhook_id": hook.webhook_id,
-                            "event_type": kind,
-                            "payload": webhook_payload(request, event, delivery_id),
-                            "status": "pending",
-                            "attempts": 0,
-                            "last_error": None,
-                            "replay_of": None,
-                            "created_at": datetime.now(UTC),
-                            "finished_at": None,
-                        }
-                    )
-        if not rows:
-            return 0
-        await asyncio.to_thread(self._store_deliveries, rows)
-        for row in rows:
-            await start_webhook_delivery(
-                self.temporal, self.settings, self.task_queue, str(row["id"])
-            )
-        return len(rows)
-
-    def _subscriptions(self, org_id: str) -> list[Subscription]:
+    def _finish(
+        self, sent: list[str], webhooks: list[PlannedWebhook], attempts: list[Attempt]
+    ) -> None:
         with transaction(self.engine) as session:
-            return subscribed_webhooks(session, org_id)
-
-    def _store_deliveries(self, rows: list[dict[str, Any]]) -> None:
-        with transaction(self.engine) as session:
-            add_webhook_deliveries(session, rows)
+            mark_delivered(session, sent)
+            for webhook, attempt in zip(webhooks, attempts, strict=True):
+                record(session, webhook.delivery_id, attempt)

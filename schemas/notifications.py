@@ -64,6 +64,12 @@ class WebhookDeliveryInput(BaseModel):
     max_attempts: int = Field(ge=1)
     first_retry_seconds: float = Field(gt=0)
     timeout_seconds: float = Field(gt=0)
+    # The notification fan-out makes the first attempt itself and starts this workflow only
+    # when it failed: how many attempts were made, why the last failed, and whether retrying
+    # is pointless (the webhook is gone or its target refused).
+    attempts_made: int = Field(default=0, ge=0)
+    last_error: str | None = None
+    gone: bool = False
 
 
 class WebhookDeliveryResult(BaseModel):
@@ -82,9 +88,9 @@ class SendWebhookInput(BaseModel):
 
 
 class SendWebhookOutput(BaseModel):
-    """The receiver's answer."""
+    """The receiver's answer; None when an earlier attempt had already delivered it."""
 
-    status_code: int
+    status_code: int | None
 
 
 class DeadLetterInput(BaseModel):

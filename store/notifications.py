@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,38 +41,26 @@ def add_inbox_entries(session: Session, rows: list[dict[str, Any]]) -> int:
     return insert_missing(session, Notification, rows, ["request_id", "event_seq", "recipient"])
 
 
-def claim_delivery(
-    session: Session, key: str, org_id: str, channel: str, recipient: str, request_id: str
-) -> bool:
-    """False when this message was already sent; else it is recorded as being sent."""
-    insert_missing(
-        session,
-        Delivery,
-        [
-            {
-                "key": key,
-                "org_id": org_id,
-                "channel": channel,
-                "recipient": recipient,
-                "request_id": request_id,
-                "status": "sending",
-                "created_at": datetime.now(UTC),
-                "sent_at": None,
-            }
-        ],
-        ["key"],
+def claim_deliveries(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Record these messages as being sent; return the keys not sent before."""
+    if not rows:
+        return set()
+    insert_missing(session, Delivery, rows, ["key"])
+    keys = [row["key"] for row in rows]
+    sent = session.exec(
+        select(Delivery.key).where(col(Delivery.key).in_(keys), col(Delivery.status) == "sent")
     )
-    row = session.get(Delivery, key)
-    return row is not None and row.status != "sent"
+    return set(keys) - set(sent)
 
 
-def mark_delivered(session: Session, key: str) -> None:
-    """Record that the message went out."""
-    session.exec(
-        update(Delivery)
-        .where(col(Delivery.key) == key)
-        .values(status="sent", sent_at=datetime.now(UTC))
-    )
+def mark_delivered(session: Session, keys: list[str]) -> None:
+    """Record that these messages went out."""
+    if keys:
+        session.exec(
+            update(Delivery)
+            .where(col(Delivery.key).in_(keys))
+            .values(status="sent", sent_at=datetime.now(UTC))
+        )
 
 
 def add_action_tokens(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -92,22 +80,34 @@ def add_action_tokens(session: Session, rows: list[dict[str, Any]]) -> None:
 
 @dataclass(frozen=True)
 class Subscription:
-    """An active webhook and the event types it wants."""
+    """An active webhook: the event types it wants, where it goes, what signs it."""
 
     webhook_id: str
     event_types: tuple[str, ...]
+    url: str
+    secret: str = field(repr=False)
 
 
 def subscribed_webhooks(session: Session, org_id: str) -> list[Subscription]:
     """The org's active webhooks."""
     rows = session.exec(
-        select(Webhook.id, Webhook.event_types).where(
+        select(Webhook.id, Webhook.event_types, Webhook.url, Webhook.secret).where(
             col(Webhook.org_id) == org_id, col(Webhook.active).is_(True)
         )
     )
-    return [Subscription(hook_id, tuple(types)) for hook_id, types in rows]
+    return [Subscription(i, tuple(types), url, secret) for i, types, url, secret in rows]
 
 
-def add_webhook_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store deliveries not stored yet."""
+def add_webhook_deliveries(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Store deliveries not stored yet; return the ids never attempted (a retried fan-out
+    leaves the others to their workflows)."""
+    if not rows:
+        return set()
     insert_missing(session, WebhookDelivery, rows, ["id"])
+    ids = [row["id"] for row in rows]
+    fresh = session.exec(
+        select(WebhookDelivery.id).where(
+            col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.attempts) == 0
+        )
+    )
+    return set(fresh)

@@ -23,6 +23,7 @@ from activities.replies import ReplyMailboxActivities
 from activities.webhooks import WebhookActivities
 from clients.mail import Mailer, make_mailer
 from clients.temporal import connect_temporal
+from clients.webhook_sender import WebhookSender
 from config.secret_key import secret_key
 from config.settings import Settings
 from store.db import make_engine
@@ -60,10 +61,11 @@ def build_worker(
     read_model = ReadModelActivities(engine)
     directory = DirectoryActivities(engine)
     chosen_mailer = mailer or make_mailer(settings)
+    sender = WebhookSender(engine, settings, http or httpx.AsyncClient())
     notifications = NotificationActivities(
-        engine, settings, chosen_mailer, client, secret_key(settings), queue
+        engine, settings, chosen_mailer, sender, client, secret_key(settings), queue
     )
-    webhooks = WebhookActivities(engine, settings, http or httpx.AsyncClient())
+    webhooks = WebhookActivities(engine, sender)
     replies = ReplyMailboxActivities(engine, settings, client, chosen_mailer)
     return Worker(
         client,

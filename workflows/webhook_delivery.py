@@ -18,6 +18,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+_BACKOFF = 2.0
+
+
 @workflow.defn(name="WebhookDeliveryWorkflow")
 class WebhookDeliveryWorkflow:
     """Delivers a stored webhook delivery; the attempts are the activity's retries."""
@@ -25,11 +28,17 @@ class WebhookDeliveryWorkflow:
     @workflow.run
     async def run(self, inp: WebhookDeliveryInput) -> WebhookDeliveryResult:
         """Send until the receiver answers 2xx, or record a dead letter after the last try."""
+        remaining = inp.max_attempts - inp.attempts_made
+        if inp.gone or remaining <= 0:
+            return await self._dead(inp.delivery_id, inp.last_error or "no attempts left")
+        if inp.attempts_made:
+            # Keep the backoff the attempts made before this workflow would have had.
+            await workflow.sleep(_backoff(inp.first_retry_seconds, inp.attempts_made - 1))
         policy = RetryPolicy(
-            initial_interval=timedelta(seconds=inp.first_retry_seconds),
-            backoff_coefficient=2.0,
+            initial_interval=_backoff(inp.first_retry_seconds, inp.attempts_made),
+            backoff_coefficient=_BACKOFF,
             maximum_interval=timedelta(hours=1),
-            maximum_attempts=inp.max_attempts,
+            maximum_attempts=remaining,
             non_retryable_error_types=["WebhookGone"],
         )
         try:
@@ -42,11 +51,19 @@ class WebhookDeliveryWorkflow:
         except ActivityError as failed:
             cause = failed.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            await workflow.execute_activity_method(
-                WebhookActivities.record_dead_letter,
-                DeadLetterInput(delivery_id=inp.delivery_id, reason=reason),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-            )
-            return WebhookDeliveryResult(delivery_id=inp.delivery_id, status="dead", reason=reason)
+            return await self._dead(inp.delivery_id, reason)
         return WebhookDeliveryResult(delivery_id=inp.delivery_id, status="delivered")
+
+    async def _dead(self, delivery_id: str, reason: str) -> WebhookDeliveryResult:
+        await workflow.execute_activity_method(
+            WebhookActivities.record_dead_letter,
+            DeadLetterInput(delivery_id=delivery_id, reason=reason),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+        )
+        return WebhookDeliveryResult(delivery_id=delivery_id, status="dead", reason=reason)
+
+
+def _backoff(first_retry_seconds: float, retries_before: int) -> timedelta:
+    """The wait before a retry that follows `retries_before` earlier retries."""
+    return timedelta(seconds=first_retry_seconds * _BACKOFF**retries_before)
