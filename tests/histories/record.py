@@ -32,13 +32,17 @@ from schemas.approval import (
     ResumeInput,
     SkipLevelInput,
 )
+from schemas.notifications import ProcessRepliesInput, WebhookDeliveryInput
 from schemas.template import Escalation, Tat
 from store.db import make_engine, transaction
 from store.migrate import upgrade
-from store.tables import Org, User
+from store.tables import Org, User, Webhook, WebhookDelivery
+from tests.api.webhook_receiver import Receiver
 from tests.factories import approval_input, level, office_calendar
 from workers.approval_worker import build_worker
 from workflows.approval import ApprovalWorkflow
+from workflows.reply_poller import ReplyPollerWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 HERE = Path(__file__).parent
 Handle = Any
@@ -129,6 +133,85 @@ def _seed_finance_user(engine: Engine) -> None:
         )
 
 
+def _seed_webhook_deliveries(engine: Engine, url: str) -> None:
+    """A webhook at `url` and two deliveries whose first attempt (the fan-out's) failed."""
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        session.add(
+            Webhook(
+                id="whk-recorded",
+                org_id="recorded-org",
+                url=url,
+                event_types=["*"],
+                secret="recorded-secret",
+                created_by="fin-1",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        for delivery_id in ("retried", "dead"):
+            session.add(
+                WebhookDelivery(
+                    id=delivery_id,
+                    org_id="recorded-org",
+                    webhook_id="whk-recorded",
+                    event_type="request.commented",
+                    payload={"id": delivery_id},
+                    status="pending",
+                    attempts=1,
+                    last_error="HTTP 500",
+                    created_at=now,
+                )
+            )
+
+
+async def _record_support_workflows(
+    env: WorkflowEnvironment, queue: str, folder: Path
+) -> list[Path]:
+    """WebhookDeliveryWorkflow (retried to success, and dead-lettered) and ReplyPollerWorkflow
+    (no mailbox configured: one pass that finds nothing)."""
+    runs: list[tuple[str, Any, Any, Any]] = [
+        (
+            "webhook_retried",
+            WebhookDeliveryWorkflow.run,
+            WebhookDeliveryInput(
+                delivery_id="retried",
+                max_attempts=5,
+                first_retry_seconds=1,
+                timeout_seconds=5,
+                attempts_made=1,
+                last_error="HTTP 500",
+            ),
+            "delivered",
+        ),
+        (
+            "webhook_dead",
+            WebhookDeliveryWorkflow.run,
+            WebhookDeliveryInput(
+                delivery_id="dead",
+                max_attempts=2,
+                first_retry_seconds=1,
+                timeout_seconds=5,
+                attempts_made=1,
+                last_error="HTTP 500",
+            ),
+            "dead",
+        ),
+        ("reply_poller_idle", ReplyPollerWorkflow.run, ProcessRepliesInput(), None),
+    ]
+    written = []
+    for name, run, inp, status in runs:
+        handle = await env.client.start_workflow(
+            run, inp, id=f"{name}-{uuid.uuid4()}", task_queue=queue
+        )
+        result = await handle.result()
+        assert status is None or result.status == status, (name, result)
+        path = folder / f"{name}.json"
+        path.write_text((await handle.fetch_history()).to_json())
+        written.append(path)
+    return written
+
+
 async def record(folder: Path = HERE) -> list[Path]:
     """Run every scenario on the time-skipping server and save its history as JSON."""
     binary = installed_binary("temporal-test-server")
@@ -139,14 +222,17 @@ async def record(folder: Path = HERE) -> list[Path]:
     upgrade(url)
     engine = make_engine(url)
     _seed_finance_user(engine)
+    # Fails the first retry of each delivery, then answers: "retried" succeeds on its third
+    # attempt; "dead" has only one attempt left and ends dead-lettered.
+    receiver = Receiver(failures=1, name="recorded").start()
+    _seed_webhook_deliveries(engine, receiver.url)
+    settings = Settings(worker_activity_threads=4, webhook_allow_private=True)
     written = []
     try:
         await register_search_attributes(env.client, "default")
         queue = f"record-{uuid.uuid4()}"
         with ThreadPoolExecutor(4) as pool:
-            worker = build_worker(
-                env.client, Settings(worker_activity_threads=4), engine, pool, queue
-            )
+            worker = build_worker(env.client, settings, engine, pool, queue)
             async with worker:
                 for name, (inp, steps) in SCENARIOS.items():
                     handle = await env.client.start_workflow(
@@ -157,7 +243,9 @@ async def record(folder: Path = HERE) -> list[Path]:
                     path = folder / f"{name}.json"
                     path.write_text((await handle.fetch_history()).to_json())
                     written.append(path)
+                written += await _record_support_workflows(env, queue, folder)
     finally:
+        receiver.stop()
         engine.dispose()
         (folder / "record.db").unlink(missing_ok=True)
         await env.shutdown()
