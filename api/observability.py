@@ -95,6 +95,20 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
+        counted = False
+
+        def count() -> None:
+            nonlocal counted
+            if counted:
+                return
+            counted = True
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            self.log.info("%s %s -> %s in %.1f ms", method, scope["path"], status, elapsed * 1000)
+
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
@@ -102,6 +116,11 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Counted before the last byte leaves: a client that reads /metrics right
+                # after its response must see that response counted (dependencies are closed
+                # only after the body is sent).
+                count()
             await send(message)
 
         started_response = False
@@ -121,12 +140,7 @@ class RequestContextMiddleware:
                 raise
             await _send_problem_500(scope, tracking_send)
         finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
-            self.log.info("%s %s -> %s in %.1f ms", method, scope["path"], status, elapsed * 1000)
+            count()
             REQUEST_ID.reset(token)
 
 
