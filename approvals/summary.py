@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from temporalio.common import SearchAttributeUpdate
@@ -116,12 +117,13 @@ _SUBJECTS = {
 }
 
 
-def event_subject(event: AuditEvent, title: str) -> str:
-    """A one-line subject for an inbox entry or e-mail about this event of a request."""
+def event_subject(event: AuditEvent, title: str, names: Mapping[str, str] | None = None) -> str:
+    """A one-line subject for an inbox entry or e-mail about this event of a request; people
+    are shown by name when `names` knows them."""
     threshold = event.detail.get("threshold")
     text = _SUBJECTS.get(event.kind.value, "{title}: {kind}").format(
         title=repr(title),
-        actor=event.actor,
+        actor=(names or {}).get(event.actor, event.actor),
         kind=event.kind.value,
         reason=event.reason or "",
         status=str(event.detail.get("status", "")).lower(),

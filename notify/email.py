@@ -93,7 +93,7 @@ def compose(
             deadlines.append(("Due", local_time(level.breach_due, request.timezone)))
     threshold = event.detail.get("threshold")
     context = {
-        "subject": event_subject_for(event, request),
+        "subject": event_subject(event, request.title, names),
         "request": request,
         "event": event,
         "recipient": recipient,
@@ -130,8 +130,3 @@ def compose(
     message.set_content(_ENV.get_template(f"{name}.txt.j2").render(context))
     message.add_alternative(_ENV.get_template(f"{name}.html.j2").render(context), subtype="html")
     return message
-
-
-def event_subject_for(event: AuditEvent, request: RequestNotice) -> str:
-    """The subject line, as the inbox shows it too."""
-    return event_subject(event, request.title)

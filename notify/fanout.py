@@ -80,6 +80,11 @@ class FanoutContext:
     link_days: int
     now: datetime
 
+    @property
+    def names(self) -> dict[str, str]:
+        """Display names of the people looked up, by user id."""
+        return {uid: contact.name for uid, contact in self.people.items()}
+
 
 def webhook_event_type(event: AuditEvent) -> str:
     """The type a webhook subscribes to, e.g. request.completed."""
@@ -107,7 +112,7 @@ def plan_fanout(request: RequestNotice, events: list[AuditEvent], ctx: FanoutCon
             if contact is None:
                 continue
             if "inbox" in contact.channels:
-                plan.inbox.append(_inbox_row(request, event, recipient))
+                plan.inbox.append(_inbox_row(request, event, recipient, ctx.names))
             if "email" in contact.channels:
                 plan.mails.append(_mail(request, event, contact, ctx, plan.tokens))
         kind = webhook_event_type(event)
@@ -117,14 +122,16 @@ def plan_fanout(request: RequestNotice, events: list[AuditEvent], ctx: FanoutCon
     return plan
 
 
-def _inbox_row(request: RequestNotice, event: AuditEvent, recipient: str) -> dict[str, Any]:
+def _inbox_row(
+    request: RequestNotice, event: AuditEvent, recipient: str, names: dict[str, str]
+) -> dict[str, Any]:
     return {
         "org_id": request.org_id,
         "recipient": recipient,
         "request_id": request.request_id,
         "event_seq": event.seq,
         "kind": event.kind.value,
-        "subject": event_subject(event, request.title),
+        "subject": event_subject(event, request.title, names),
         "created_at": event.at,
         "read_at": None,
     }

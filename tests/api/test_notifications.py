@@ -247,7 +247,7 @@ async def test_the_stream_shows_a_new_notification_within_a_second(
     assert late < 1.0, f"the SSE frame came {late:.2f} s after the comment was answered"
     assert frame.event == "notification" and frame.id == frame.data["id"]
     assert frame.data["read_at"] is None
-    assert frame.data["subject"] == f"{notify_org.ann.user_id} commented on 'Standing desk'"
+    assert frame.data["subject"] == f"{notify_org.ann.name} commented on 'Standing desk'"
     # The hub tails rows in id order: ann's entries came before rita's, and were not sent her.
     assert max(i["id"] for i in anns) < frame.id
     assert [f.id for f in frames] == [frame.id]
@@ -356,9 +356,9 @@ async def test_an_email_is_never_sent_twice_for_one_event_and_recipient(
     assert subjects == sorted(
         [
             ("ann", f"Approval needed: {title!r}"),
-            ("ann", f"{notify_org.rita.user_id} commented on {title!r}"),
-            ("rita", f"{notify_org.ann.user_id} approved {title!r}"),
-            ("rita", f"{notify_org.ann.user_id} commented on {title!r}"),
+            ("ann", f"{notify_org.rita.name} commented on {title!r}"),
+            ("rita", f"{notify_org.ann.name} approved {title!r}"),
+            ("rita", f"{notify_org.ann.name} commented on {title!r}"),
             ("rita", f"{title!r}: approved"),
         ]
     )
