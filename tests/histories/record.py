@@ -170,33 +170,20 @@ async def _record_support_workflows(
 ) -> list[Path]:
     """WebhookDeliveryWorkflow (retried to success, and dead-lettered) and ReplyPollerWorkflow
     (no mailbox configured: one pass that finds nothing)."""
+
+    def failed_once(delivery_id: str, max_attempts: int) -> WebhookDeliveryInput:
+        return WebhookDeliveryInput(
+            delivery_id=delivery_id,
+            max_attempts=max_attempts,
+            first_retry_seconds=1,
+            timeout_seconds=5,
+            attempts_made=1,
+            last_error="HTTP 500",
+        )
+
     runs: list[tuple[str, Any, Any, Any]] = [
-        (
-            "webhook_retried",
-            WebhookDeliveryWorkflow.run,
-            WebhookDeliveryInput(
-                delivery_id="retried",
-                max_attempts=5,
-                first_retry_seconds=1,
-                timeout_seconds=5,
-                attempts_made=1,
-                last_error="HTTP 500",
-            ),
-            "delivered",
-        ),
-        (
-            "webhook_dead",
-            WebhookDeliveryWorkflow.run,
-            WebhookDeliveryInput(
-                delivery_id="dead",
-                max_attempts=2,
-                first_retry_seconds=1,
-                timeout_seconds=5,
-                attempts_made=1,
-                last_error="HTTP 500",
-            ),
-            "dead",
-        ),
+        ("webhook_retried", WebhookDeliveryWorkflow.run, failed_once("retried", 5), "delivered"),
+        ("webhook_dead", WebhookDeliveryWorkflow.run, failed_once("dead", 2), "dead"),
         ("reply_poller_idle", ReplyPollerWorkflow.run, ProcessRepliesInput(), None),
     ]
     written = []
