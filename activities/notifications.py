@@ -86,10 +86,10 @@ class NotificationActivities:
                 now=datetime.now(UTC),
             ),
         )
-        inbox, due_mails, fresh_hooks = await asyncio.to_thread(self._store, request, plan)
+        inbox, due_mails, undelivered = await asyncio.to_thread(self._store, request, plan)
         names = {uid: c.name for uid, c in people.items()}
         mails = [m for m in plan.mails if m.key in due_mails]
-        hooks_now = [w for w in plan.webhooks if w.delivery_id in fresh_hooks]
+        hooks_now = [w for w in plan.webhooks if undelivered.get(w.delivery_id) == 0]
         mailed, posted = await asyncio.gather(
             asyncio.gather(
                 *(self._send_mail(request, mail, names) for mail in mails), return_exceptions=True
@@ -103,6 +103,8 @@ class NotificationActivities:
         attempts = dict(zip((w.delivery_id for w in hooks_now), posted, strict=True))
         for webhook in plan.webhooks:
             attempt = attempts.get(webhook.delivery_id)
+            if webhook.delivery_id not in undelivered:
+                continue  # delivered by an earlier try of this activity
             if attempt is None or attempt.outcome != "delivered":
                 await start_webhook_delivery(
                     self.temporal, self.settings, self.task_queue, webhook.delivery_id, attempt
@@ -117,7 +119,7 @@ class NotificationActivities:
         with transaction(self.engine) as session:
             return contacts(session, org_id, ids), subscribed_webhooks(session, org_id)
 
-    def _store(self, request: RequestNotice, plan: Fanout) -> tuple[int, set[str], set[str]]:
+    def _store(self, request: RequestNotice, plan: Fanout) -> tuple[int, set[str], dict[str, int]]:
         """Inbox entries, claimed e-mails, action tokens and webhook deliveries, at once."""
         now = datetime.now(UTC)
         with transaction(self.engine) as session:
@@ -127,8 +129,8 @@ class NotificationActivities:
             )
             if plan.tokens:
                 add_action_tokens(session, plan.tokens)
-            fresh = add_webhook_deliveries(session, [w.row for w in plan.webhooks])
-        return inbox, due, fresh
+            undelivered = add_webhook_deliveries(session, [w.row for w in plan.webhooks])
+        return inbox, due, undelivered
 
     async def _send_mail(
         self, request: RequestNotice, mail: PlannedMail, names: dict[str, str]

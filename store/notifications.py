@@ -98,16 +98,16 @@ def subscribed_webhooks(session: Session, org_id: str) -> list[Subscription]:
     return [Subscription(i, tuple(types), url, secret) for i, types, url, secret in rows]
 
 
-def add_webhook_deliveries(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """Store deliveries not stored yet; return the ids never attempted (a retried fan-out
-    leaves the others to their workflows)."""
+def add_webhook_deliveries(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Store deliveries not stored yet; return the attempts made so far on each one not
+    delivered (0: never tried; a retried fan-out leaves the others to their workflows)."""
     if not rows:
-        return set()
+        return {}
     insert_missing(session, WebhookDelivery, rows, ["id"])
     ids = [row["id"] for row in rows]
-    fresh = session.exec(
-        select(WebhookDelivery.id).where(
-            col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.attempts) == 0
+    undelivered = session.exec(
+        select(WebhookDelivery.id, WebhookDelivery.attempts).where(
+            col(WebhookDelivery.id).in_(ids), col(WebhookDelivery.status) != "delivered"
         )
     )
-    return set(fresh)
+    return dict(undelivered.all())
