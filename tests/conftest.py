@@ -26,6 +26,10 @@ from store.db import make_engine
 from store.migrate import upgrade
 from workers.approval_worker import build_worker
 
+# Helper modules of the API tests (SMTP catcher, receivers) are imported by other test
+# folders too; their asserts are rewritten whichever test imports them first.
+pytest.register_assert_rewrite("tests.api")
+
 # CI runs the property tests on fixed examples so a rare draw never fails an unrelated change;
 # locally every run explores new ones.
 settings.register_profile("ci", derandomize=True, print_blob=True)
