@@ -73,26 +73,24 @@ class NotificationActivities:
         wanted = {r for e in inp.events for r in e.recipients} | {request.requester}
         wanted |= {e.actor for e in inp.events}
         people, hooks = await asyncio.to_thread(self._look_up, request.org_id, wanted)
-        plan = plan_fanout(
-            request,
-            inp.events,
-            FanoutContext(
-                people=people,
-                hooks=hooks,
-                secret=self.secret,
-                public_url=self.settings.resolved_public_url(),
-                reply_to=self.settings.reply_address,
-                link_days=self.settings.action_link_days,
-                now=datetime.now(UTC),
-            ),
+        ctx = FanoutContext(
+            people=people,
+            hooks=hooks,
+            secret=self.secret,
+            public_url=self.settings.resolved_public_url(),
+            reply_to=self.settings.reply_address,
+            link_days=self.settings.action_link_days,
+            now=datetime.now(UTC),
         )
+        plan = plan_fanout(request, inp.events, ctx)
         inbox, due_mails, undelivered = await asyncio.to_thread(self._store, request, plan)
-        names = {uid: c.name for uid, c in people.items()}
+        names = ctx.names
         mails = [m for m in plan.mails if m.key in due_mails]
         hooks_now = [w for w in plan.webhooks if undelivered.get(w.delivery_id) == 0]
         mailed, posted = await asyncio.gather(
             asyncio.gather(
-                *(self._send_mail(request, mail, names) for mail in mails), return_exceptions=True
+                *(self._send_mail(request, mail, names, ctx.public_url) for mail in mails),
+                return_exceptions=True,
             ),
             asyncio.gather(*(self._post(webhook) for webhook in hooks_now)),
         )
@@ -133,9 +131,8 @@ class NotificationActivities:
         return inbox, due, undelivered
 
     async def _send_mail(
-        self, request: RequestNotice, mail: PlannedMail, names: dict[str, str]
+        self, request: RequestNotice, mail: PlannedMail, names: dict[str, str], base: str
     ) -> None:
-        base = self.settings.resolved_public_url()
         message = compose(
             request,
             mail.event,

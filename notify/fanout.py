@@ -106,13 +106,14 @@ def webhook_payload(request: RequestNotice, event: AuditEvent, delivery_id: str)
 def plan_fanout(request: RequestNotice, events: list[AuditEvent], ctx: FanoutContext) -> Fanout:
     """Inbox entries, e-mails (with action links) and webhook deliveries for `events`."""
     plan = Fanout()
+    names = ctx.names
     for event in events:
         for recipient in event.recipients:
             contact = ctx.people.get(recipient)
             if contact is None:
                 continue
             if "inbox" in contact.channels:
-                plan.inbox.append(_inbox_row(request, event, recipient, ctx.names))
+                plan.inbox.append(_inbox_row(request, event, recipient, names))
             if "email" in contact.channels:
                 plan.mails.append(_mail(request, event, contact, ctx, plan.tokens))
         kind = webhook_event_type(event)
