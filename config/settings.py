@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,6 +95,34 @@ class Settings(BaseSettings):
     webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_poll_seconds: float = Field(default=0.25, gt=0)
+
+    erp_adapter: str = Field(
+        default="reference", description="ERP adapter plugin (entry point in signoff.erp_adapters)."
+    )
+    invoice_template_key: str = Field(
+        default="invoice", description="The approval template an invoice's approval starts from."
+    )
+    invoice_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    invoice_max_pages: int = Field(default=50, ge=1)
+    invoice_ocr_max_pages: int = Field(default=10, ge=0)
+    invoice_extract_seconds: float = Field(default=120.0, gt=0)
+    invoice_extract_memory_mb: int = Field(default=1024, ge=64)
+    invoice_time_limit_days: int = Field(
+        default=30, ge=1, description="An invoice not done after this many days ends FAILED."
+    )
+    invoice_review_reminder_hours: float = Field(
+        default=24.0, gt=0, description="How often the AP team is reminded of a parked invoice."
+    )
+    invoice_quantity_tolerance: float = Field(default=0.0, ge=0, description="3-way match, share.")
+    invoice_price_tolerance: float = Field(default=0.02, ge=0, description="3-way match, share.")
+    invoice_total_tolerance: Decimal = Field(
+        default=Decimal("0.02"), ge=0, description="Totals add up within this many units."
+    )
+    intake_batch_size: int = Field(default=50, ge=1, le=500)
+    intake_mail_max_bytes: int = Field(default=40 * 1024 * 1024, ge=1)
+    intake_archive_max_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Zip attachments may expand to this much."
+    )
 
     holiday_years_ahead: int = Field(
         default=2, ge=0, description="Years of public holidays resolved into a request's calendar."

@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import store.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+import store.erp_tables  # noqa: F401  (each import registers its tables on SQLModel.metadata)
+import store.invoice_tables  # noqa: F401
+import store.tables  # noqa: F401
 from store.db import make_engine
 
 config = context.config

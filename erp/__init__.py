@@ -1,0 +1,1 @@
+"""ERP adapters: the typed interface and the plugins that implement it."""
