@@ -56,7 +56,7 @@ class RequestMachine(DecisionRules, OverrideRules, TatTimers):
         machine._record(now, EventKind.CREATED, inp.requester, detail={"title": inp.title})
         for template in inp.template.levels:
             if template.when and not template.when.matches(
-                inp.amount, inp.department, inp.priority
+                inp.amount, inp.department, inp.priority, inp.flags
             ):
                 continue
             machine._append_level(template, role_members, now)

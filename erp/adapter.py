@@ -43,6 +43,9 @@ class ErpAdapter(Protocol):
     def get_supplier(self, org_id: str, supplier_id: str) -> SupplierRecord | None:
         """The supplier with this id."""
 
+    def supplier_domains(self, org_id: str) -> list[str]:
+        """Every e-mail domain of the org's active suppliers (intake screens senders on them)."""
+
     def list_customers(self, org_id: str) -> list[CustomerRecord]:
         """The org's own entities invoices may be addressed to."""
 

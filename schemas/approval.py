@@ -217,6 +217,9 @@ class ApprovalInput(BaseModel):
     department: str | None = None
     priority: str = "STANDARD"
     fields: dict[str, JsonValue] = Field(default_factory=dict)
+    flags: list[str] = Field(
+        default_factory=list, description="Routing flags, e.g. an invoice's validation warnings."
+    )
     resume_state: RequestState | None = Field(
         default=None, description="Set only by continue-as-new: the state to carry on from."
     )

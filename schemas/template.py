@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -66,9 +67,22 @@ class RoutingCondition(BaseModel):
     max_amount: Decimal | None = None
     departments: list[str] = Field(default_factory=list)
     priorities: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Applies only when the request carries one of these flags, e.g. an "
+        "invoice's validation warnings ('customer_name', 'purchase_order').",
+    )
 
-    def matches(self, amount: Decimal | None, department: str | None, priority: str) -> bool:
+    def matches(
+        self,
+        amount: Decimal | None,
+        department: str | None,
+        priority: str,
+        flags: Sequence[str] = (),
+    ) -> bool:
         """True when a request with these values should pass through the level."""
+        if self.flags and not set(self.flags) & set(flags):
+            return False
         if self.min_amount is not None and (amount is None or amount < self.min_amount):
             return False
         if self.max_amount is not None and (amount is None or amount > self.max_amount):

@@ -30,6 +30,8 @@ class Mailbox(SQLModel, table=True):
     poll_seconds: int
     rules: dict[str, Any] = _json()
     active: bool = True
+    last_polled_at: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -43,6 +45,7 @@ class IntakeClaim(SQLModel, table=True):
     org_id: str = Field(primary_key=True, max_length=64)
     dedupe_key: str = Field(primary_key=True, max_length=300)
     invoice_id: str = Field(max_length=128)
+    owner: str = Field(max_length=200, description="The mail (or upload) that holds the key.")
     created_at: datetime = _when()
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-22 07:20:26.685069
+Create Date: 2026-11-22 07:25:55.192512
 """
 
 from collections.abc import Sequence
@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('org_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('dedupe_key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('invoice_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('created_at', store.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('org_id', 'dedupe_key')
     )
@@ -144,6 +145,8 @@ def upgrade() -> None:
     sa.Column('poll_seconds', sa.Integer(), nullable=False),
     sa.Column('rules', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('last_polled_at', store.types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('created_at', store.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', store.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')

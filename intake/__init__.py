@@ -1,0 +1,1 @@
+"""Mail intake without I/O: parsing mails into documents, and the screening rules."""

@@ -1,0 +1,1 @@
+"""Accounts-payable rules without I/O: corrections, validation checks, the invoice's trail."""
