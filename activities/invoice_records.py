@@ -16,11 +16,11 @@ from temporalio import activity
 from bizcal.holidays import snapshot_calendar
 from clients.mail import Mailer
 from config.settings import Settings
+from invoicing.rows import invoice_row
 from notify.email import message_id
 from schemas.approval import ApprovalInput
 from schemas.invoice import (
     InvoiceReviewNotice,
-    InvoiceState,
     PrepareApprovalInput,
     PrepareApprovalOutput,
     RecordInvoiceInput,
@@ -34,37 +34,6 @@ from store.upsert import upsert_newer
 
 # Who reviews parked invoices: holders of AP, else the org's admins.
 AP_ROLE = "AP"
-
-
-def invoice_row(state: InvoiceState, now: datetime) -> dict[str, object]:
-    """The read-model row of an invoice state."""
-    fields = state.fields
-    validation = state.validation
-    return {
-        "id": state.invoice_id,
-        "org_id": state.org_id,
-        "source": state.source,
-        "status": state.status.value,
-        "step": state.step.value,
-        "reason": (state.reason or "")[:2000] or None,
-        "supplier_id": validation.supplier_id if validation else None,
-        "supplier_name": (
-            validation.supplier_name
-            if validation and validation.supplier_name
-            else (fields.supplier_name.value[:200] if fields.supplier_name else None)
-        ),
-        "invoice_number": fields.invoice_number.value[:100] if fields.invoice_number else None,
-        "invoice_date": fields.invoice_date.value if fields.invoice_date else None,
-        "total": fields.total.value if fields.total else None,
-        "currency": fields.currency.value[:3] if fields.currency else None,
-        "approval_request_id": state.approval_request_id,
-        "erp_document": state.erp_document,
-        "sender": state.sender[:320] if state.sender else None,
-        "detail": state.model_dump(mode="json"),
-        "created_at": state.created_at,
-        "updated_at": now,
-        "version": state.version,
-    }
 
 
 class InvoiceRecordActivities:

@@ -14,7 +14,9 @@ from temporalio import activity
 
 from config.settings import Settings
 from erp.adapter import ErpAdapter, ErpRejected
-from extraction import ExtractionLimits, UnreadableDocument, extract_invoice_isolated
+from extraction.documents import UnreadableDocument
+from extraction.limits import ExtractionLimits
+from extraction.pipeline import extract_invoice
 from invoicing import checks
 from schemas.erp import InvoicePosting, SupplierRecord
 from schemas.invoice import (
@@ -67,7 +69,7 @@ class InvoiceStepActivities:
                 problems.append(f"{document.filename}: the stored file is missing")
                 continue
             try:
-                report = extract_invoice_isolated(
+                report = extract_invoice(
                     data, filename=document.filename, limits=self.limits
                 )
             except UnreadableDocument as bad:

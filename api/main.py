@@ -21,6 +21,9 @@ from api.routes import (
     decisions,
     documents,
     health,
+    invoice_reports,
+    invoices,
+    mailboxes,
     notifications,
     requests,
     templates,
@@ -80,7 +83,19 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     document_problems(app)
     app.add_middleware(RequestContextMiddleware)
     api = APIRouter(prefix=API_PREFIX)
-    routers = (auth, users, templates, requests, decisions, documents, notifications, webhooks)
+    routers = (
+        auth,
+        users,
+        templates,
+        requests,
+        decisions,
+        documents,
+        notifications,
+        webhooks,
+        invoices,
+        mailboxes,
+        invoice_reports,
+    )
     for module in routers:
         api.include_router(module.router)
     app.include_router(api)

@@ -119,6 +119,8 @@ class InvoiceState(BaseModel):
     org_id: str
     source: Literal["email", "upload"]
     sender: str | None = None
+    subject: str | None = None
+    documents: list[DocumentRef] = Field(default_factory=list)
     status: InvoiceStatus = InvoiceStatus.IN_PROGRESS
     step: InvoiceStep = InvoiceStep.EXTRACT
     reason: str | None = None

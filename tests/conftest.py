@@ -147,10 +147,13 @@ def task_queue() -> str:
 
 
 @pytest.fixture(scope="session")
-def test_settings(database_url: str) -> Settings:
-    """Settings for in-process workers of the tests."""
+def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for in-process workers of the tests (objects and keys in a temp folder)."""
     return Settings(
-        database_url=database_url, worker_graceful_shutdown_seconds=1, worker_activity_threads=16
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("worker-data"),
+        worker_graceful_shutdown_seconds=1,
+        worker_activity_threads=16,
     )
 
 

@@ -17,6 +17,9 @@ from temporalio.worker import Worker
 
 import workflows
 from activities.directory import DirectoryActivities
+from activities.intake import MailboxIntakeActivities
+from activities.invoice_records import InvoiceRecordActivities
+from activities.invoice_steps import InvoiceStepActivities
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
 from activities.replies import ReplyMailboxActivities
@@ -26,9 +29,13 @@ from clients.temporal import connect_temporal
 from clients.webhook_sender import WebhookSender
 from config.secret_key import secret_key
 from config.settings import Settings
+from erp.adapter import load_erp_adapter
 from store.db import make_engine
+from store.objects import make_object_store
 from workers.schedules import ensure_reply_schedule
 from workflows.approval import ApprovalWorkflow
+from workflows.invoice import InvoiceWorkflow
+from workflows.mailbox_poller import MailboxPollerWorkflow
 from workflows.reply_poller import ReplyPollerWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
@@ -67,11 +74,29 @@ def build_worker(
     )
     webhooks = WebhookActivities(engine, sender)
     replies = ReplyMailboxActivities(engine, settings, client, chosen_mailer)
+    objects = make_object_store(settings, secret_key(settings))
+    erp = load_erp_adapter(settings, engine)
+    invoice_steps = InvoiceStepActivities(engine, objects, erp, settings)
+    invoice_records = InvoiceRecordActivities(engine, chosen_mailer, settings)
+    intake = MailboxIntakeActivities(engine, objects, erp, client, settings, queue)
     return Worker(
         client,
         task_queue=queue,
-        workflows=[ApprovalWorkflow, WebhookDeliveryWorkflow, ReplyPollerWorkflow],
+        workflows=[
+            ApprovalWorkflow,
+            WebhookDeliveryWorkflow,
+            ReplyPollerWorkflow,
+            InvoiceWorkflow,
+            MailboxPollerWorkflow,
+        ],
         activities=[
+            invoice_steps.extract_invoice_fields,
+            invoice_steps.validate_invoice,
+            invoice_steps.post_invoice_to_erp,
+            invoice_records.record_invoice_state,
+            invoice_records.prepare_invoice_approval,
+            invoice_records.notify_invoice_review,
+            intake.poll_invoice_mailbox,
             read_model.record_request_progress,
             directory.resolve_approvers,
             notifications.deliver_notifications,

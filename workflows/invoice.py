@@ -84,6 +84,8 @@ class InvoiceWorkflow:
             org_id=inp.org_id,
             source=inp.source,
             sender=inp.sender,
+            subject=inp.subject,
+            documents=inp.documents,
             created_at=now,
             deadline=now + timedelta(days=inp.policy.time_limit_days),
         )

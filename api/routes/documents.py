@@ -34,7 +34,8 @@ def _safe_filename(name: str | None, content_type: str) -> str:
     return stem if stem.lower().endswith("." + extension) else f"{stem}.{extension}"
 
 
-async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+async def read_limited(upload: UploadFile, limit: int) -> bytes:
+    """The upload's bytes; 413 once they pass `limit`."""
     chunks, size = [], 0
     while chunk := await upload.read(1024 * 1024):
         size += len(chunk)
@@ -60,7 +61,7 @@ async def upload(
     """Attach a file; its type is judged by its content, whatever its name says."""
     row = await request_in_org(session, user, request_id)
     await require_participant(session, row, user)
-    data = await _read_limited(file, context.settings.upload_max_bytes)
+    data = await read_limited(file, context.settings.upload_max_bytes)
     content_type = sniff(data)
     if content_type is None:
         raise Problem(
