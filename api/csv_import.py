@@ -18,7 +18,7 @@ from fastapi import UploadFile
 from pydantic import BaseModel, ValidationError
 
 from api.problems import Problem
-from api.routes.documents import read_limited as _read_limited
+from api.routes.documents import read_limited
 from schemas.erp_api import ImportRowError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -182,7 +182,7 @@ async def read_csv(
 ) -> CsvFile:
     """The uploaded file's rows (blank ones skipped); a row whose cell count is off is noted in
     `errors`. Problems with the file as a whole answer at once: 413 too large, 422 not CSV."""
-    text = _decode(await _read_limited(upload, max_bytes))
+    text = _decode(await read_limited(upload, max_bytes))
     delimiter = _header(text.lstrip("\r\n").splitlines()[0], required)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     columns: tuple[str, ...] = ()

@@ -125,6 +125,14 @@ class ReferenceErpAdapter:
             row = self._active_supplier(session, org_id, supplier_id)
             return supplier_record(row) if row else None
 
+    def supplier_domains(self, org_id: str) -> list[str]:
+        """Every e-mail domain of the org's active suppliers, sorted, each once."""
+        with Session(self.engine) as session:
+            lists = session.exec(
+                select(Supplier.domains).where(col(Supplier.org_id) == org_id, col(Supplier.active))
+            ).all()
+        return sorted({domain.lower() for domains in lists for domain in domains})
+
     def list_customers(self, org_id: str) -> list[CustomerRecord]:
         """The org's own entities, by name."""
         with Session(self.engine) as session:

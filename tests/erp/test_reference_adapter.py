@@ -142,6 +142,17 @@ def test_inactive_and_other_orgs_suppliers_are_never_matched(
     assert erp.get_supplier(org, gone) is None
 
 
+def test_supplier_domains_are_those_of_the_orgs_active_suppliers(
+    erp: ReferenceErpAdapter, any_engine: Engine, org: str
+) -> None:
+    supplier(any_engine, org, "Acme", domains=["acme.example", "mail.acme.example"])
+    supplier(any_engine, org, "Acme Billing", domains=["acme.example", "billing.example"])
+    supplier(any_engine, org, "Retired", domains=["retired.example"], active=False)
+    supplier(any_engine, f"{org}-other", "Theirs", domains=["theirs.example"])
+    assert erp.supplier_domains(org) == ["acme.example", "billing.example", "mail.acme.example"]
+    assert erp.supplier_domains(f"{org}-none") == []
+
+
 def test_two_equally_good_fuzzy_matches_are_no_match(
     erp: ReferenceErpAdapter, any_engine: Engine, org: str
 ) -> None:
