@@ -18,6 +18,7 @@ from api.problems import document_problems, install_problem_handlers
 from api.routes import (
     actions,
     auth,
+    customers,
     decisions,
     documents,
     health,
@@ -25,7 +26,9 @@ from api.routes import (
     invoices,
     mailboxes,
     notifications,
+    purchase_orders,
     requests,
+    suppliers,
     templates,
     users,
     webhooks,
@@ -95,6 +98,9 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         invoices,
         mailboxes,
         invoice_reports,
+        suppliers,
+        customers,
+        purchase_orders,
     )
     for module in routers:
         api.include_router(module.router)
