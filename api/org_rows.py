@@ -44,6 +44,11 @@ def paging(
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
+# Query filters are compared in SQL, which refuses control characters such as NUL.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+NameQuery = Annotated[
+    str | None, Query(max_length=200, pattern=PRINTABLE, description="Part of the name, any case")
+]
 
 
 async def fetch_page(
@@ -69,7 +74,8 @@ async def owned(
     session: AsyncSession, model: type[Row], row_id: str, org_id: str, what: str
 ) -> Row:
     """The row with this id in the caller's org; 404 whether it is missing or another org's."""
-    row = await session.get(model, row_id)
+    # A NUL names nothing, and PostgreSQL refuses it even in a lookup.
+    row = None if "\x00" in row_id else await session.get(model, row_id)
     if row is None or getattr(row, "org_id", None) != org_id:
         raise not_found(what)
     return row

@@ -146,7 +146,7 @@ class ReferenceErpAdapter:
     def find_purchase_order(self, org_id: str, number: str) -> PurchaseOrderRecord | None:
         """The purchase order with this number; a number in another case if only one fits."""
         wanted = number.strip()
-        if not wanted:
+        if not wanted or "\x00" in wanted:  # text read from a PDF may hold a NUL; SQL cannot
             return None
         with Session(self.engine) as session:
             scoped = select(PurchaseOrder).where(col(PurchaseOrder.org_id) == org_id)
@@ -213,6 +213,9 @@ class ReferenceErpAdapter:
             raise ErpRejected("the invoice id is longer than 128 characters")
         if len(posting.invoice_number) > 100 or not posting.invoice_number.strip():
             raise ErpRejected("the invoice number is empty or longer than 100 characters")
+        texts = (posting.invoice_id, posting.invoice_number, posting.purchase_order_number or "")
+        if any("\x00" in text for text in texts):
+            raise ErpRejected("the invoice number or purchase order number holds a NUL character")
         if not re.fullmatch(r"[A-Z]{3}", posting.currency):
             raise ErpRejected(f"{posting.currency!r} is not a currency code")
         if abs(posting.total) >= _MAX_TOTAL:

@@ -48,7 +48,9 @@ Department = Annotated[str, _length(100), _PRINTABLE]
 Description = Annotated[str, _length(1000), _PRINTABLE]
 DocumentNumber = Annotated[str, _length(64), _PRINTABLE]
 # Ids are made by Signoff; anything longer than the column cannot name a row.
-RowId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+RowId = Annotated[str, StringConstraints(min_length=1, max_length=64), _PRINTABLE]
+# schemas.auth's e-mail pattern lets a NUL through in the local part.
+MailAddress = Annotated[Email, _PRINTABLE]
 VatId = Annotated[str, StringConstraints(max_length=60), AfterValidator(check_vat_id)]
 Iban = Annotated[str, StringConstraints(max_length=60), AfterValidator(check_iban)]
 Domain = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_domain)]
@@ -123,7 +125,7 @@ class SupplierIn(_Input):
     vat_id: VatId | None = Field(default=None, examples=["DE123456789"])
     domains: Domains = Field(default_factory=list, examples=[["acme.example"]])
     iban: Iban | None = Field(default=None, examples=["DE89370400440532013000"])
-    email: Email | None = None
+    email: MailAddress | None = None
 
 
 class SupplierPatch(_Patch):
@@ -135,7 +137,7 @@ class SupplierPatch(_Patch):
     vat_id: VatId | None = None
     domains: Domains | None = None
     iban: Iban | None = None
-    email: Email | None = None
+    email: MailAddress | None = None
     active: bool | None = Field(default=None, description="false deactivates, true reactivates")
 
 

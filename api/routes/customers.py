@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Response, UploadFile
 from sqlmodel import col, func, select
 
 from api.csv_import import IMPORT_POLICY, IMPORT_RESPONSES, RowErrors, read_csv, split_cell
 from api.deps import AdminUser, ContextDep, SessionDep
 from api.org_rows import (
+    NameQuery,
     PagingDep,
     apply_changes,
     commit_or_conflict,
@@ -49,7 +50,7 @@ async def list_customers(
     admin: AdminUser,
     session: SessionDep,
     paged: PagingDep,
-    q: Annotated[str | None, Query(max_length=200, description="Part of the name")] = None,
+    q: NameQuery = None,
 ) -> Page[CustomerOut]:
     """The org's customers by name."""
     query = select(Customer).where(col(Customer.org_id) == admin.org_id)
@@ -78,7 +79,7 @@ async def update_customer(
     apply_changes(row, body)
     row.updated_at = utcnow()
     session.add(row)
-    await commit_or_conflict(session, f"a customer named {body.name!r} exists already")
+    await commit_or_conflict(session, f"a customer named {row.name!r} exists already")
     return _out(row)
 
 

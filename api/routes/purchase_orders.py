@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.csv_import import IMPORT_POLICY, IMPORT_RESPONSES, CsvRow, RowErrors, read_csv
 from api.deps import AdminUser, ContextDep, SessionDep
 from api.org_rows import (
+    PRINTABLE,
     PagingDep,
     commit_or_conflict,
     fetch_page,
@@ -91,6 +92,8 @@ async def _check_number_free(
 async def _locked(session: AsyncSession, org_id: str, order_id: str) -> PurchaseOrder:
     """The order, locked for this transaction: receipts and line changes of the same order
     take turns, so two receipts cannot both fit in what only one of them fits."""
+    if "\x00" in order_id:  # see owned()
+        raise not_found("purchase order")
     touched = await session.exec(
         update(PurchaseOrder)
         .where(col(PurchaseOrder.id) == order_id, col(PurchaseOrder.org_id) == org_id)
@@ -161,7 +164,7 @@ async def list_purchase_orders(
     admin: AdminUser,
     session: SessionDep,
     paged: PagingDep,
-    supplier_id: Annotated[str | None, Query(max_length=64)] = None,
+    supplier_id: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
     status: PurchaseOrderStatus | None = None,
 ) -> Page[PurchaseOrderOut]:
     """The org's purchase orders by number, of one supplier or in one status if asked."""
@@ -211,7 +214,7 @@ async def update_purchase_order(
         row.status = body.status
     row.updated_at = utcnow()
     session.add(row)
-    await commit_or_conflict(session, f"the org has a purchase order numbered {body.number!r}")
+    await commit_or_conflict(session, f"the org has a purchase order numbered {row.number!r}")
     return _out(row)
 
 

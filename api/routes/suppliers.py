@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Response, UploadFile
 from sqlmodel import col, func, select
 
 from api.csv_import import IMPORT_POLICY, IMPORT_RESPONSES, RowErrors, read_csv, split_cell
 from api.deps import AdminUser, ContextDep, SessionDep
 from api.org_rows import (
+    NameQuery,
     PagingDep,
     apply_changes,
     commit_or_conflict,
@@ -50,7 +51,7 @@ async def list_suppliers(
     admin: AdminUser,
     session: SessionDep,
     paged: PagingDep,
-    q: Annotated[str | None, Query(max_length=200, description="Part of the name")] = None,
+    q: NameQuery = None,
     active: bool | None = None,
 ) -> Page[SupplierOut]:
     """The org's suppliers by name, active and inactive unless `active` says which."""
@@ -82,7 +83,7 @@ async def update_supplier(
     apply_changes(row, body)
     row.updated_at = utcnow()
     session.add(row)
-    await commit_or_conflict(session, f"a supplier named {body.name!r} exists already")
+    await commit_or_conflict(session, f"a supplier named {row.name!r} exists already")
     return _out(row)
 
 

@@ -3,6 +3,7 @@ receipts; CRUD, input checks, CSV imports (all or nothing), roles and tenancy.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -119,6 +120,7 @@ async def test_bad_supplier_input_is_refused_with_a_problem(
         {"domains": ["ap@acme.example"]},
         {"domains": ["localhost"]},
         {"email": "nobody"},
+        {"email": "a\u0000b@nul.example"},
         {"name": "x" * 201},
         {"name": "Nul\u0000Byte"},
         {"name": "   "},
@@ -128,6 +130,8 @@ async def test_bad_supplier_input_is_refused_with_a_problem(
     for wrong in wrongs:
         refused = await http.post(SUPPLIERS, json={"name": name} | wrong, headers=admin)
         problem(refused, 422)
+    problem(await http.get(f"{SUPPLIERS}/sup-%00", headers=admin), 404)
+    problem(await http.get(SUPPLIERS, params={"q": "a\u0000"}, headers=admin), 422)
     supplier = await created(http, SUPPLIERS, {"name": name}, admin)
     patches: list[dict[str, Any]] = [{"name": None}, {"active": None}, {"iban": "GB00WEST1234"}]
     for change in patches:
@@ -170,17 +174,14 @@ async def test_only_admins_of_the_org_reach_master_data(
     problem(await http.get(SUPPLIERS), 401)
 
     globex = await as_user(http, "admin@globex.test")
-    for path in (
+    ours = (
         f"{SUPPLIERS}/{supplier['id']}",
         f"{CUSTOMERS}/{customer['id']}",
         f"{ORDERS}/{order['id']}",
-        f"{ORDERS}/{order['id']}/receipts",
-    ):
-        for method in ("GET", "PATCH", "DELETE"):
-            if path.endswith("receipts") and method != "GET":
-                continue
-            answer = await http.request(method, path, json={}, headers=globex)
-            problem(answer, 404)
+    )
+    calls = [(m, p) for p in ours for m in ("GET", "PATCH", "DELETE")]
+    for method, path in [*calls, ("GET", f"{ORDERS}/{order['id']}/receipts")]:
+        problem(await http.request(method, path, json={}, headers=globex), 404)
     one_desk = [{"line": 1, "quantity": "1"}]
     receipt = {"number": f"GRN-{tag}", "received_on": "2026-01-05", "lines": one_desk}
     problem(await http.post(f"{ORDERS}/{order['id']}/receipts", json=receipt, headers=globex), 404)
@@ -212,6 +213,7 @@ async def test_purchase_orders_and_goods_receipts(
         {"currency": "eur"},
         {"currency": "EURO"},
         {"supplier_id": "sup-missing"},
+        {"supplier_id": "sup-\u0000"},
         {"lines": []},
         {"lines": [lines[0], lines[0]]},
         {"lines": [lines[0] | {"quantity": "1000000001"}]},
@@ -385,3 +387,23 @@ async def test_purchase_order_import_groups_lines_by_number(
     again = await http.get(f"{ORDERS}/{by_number[f'A-{tag}']['id']}", headers=admin)
     assert again.json()["department"] == "Ops" and len(again.json()["lines"]) == 1
     assert again.json()["total"].startswith("40")
+
+
+async def test_two_receipts_at_once_cannot_both_take_the_last_units(
+    http: httpx.AsyncClient, admin: dict[str, str], tag: str
+) -> None:
+    supplier = await created(http, SUPPLIERS, {"name": f"Race {tag}"}, admin)
+    line = {"line": 1, "description": "Chairs", "quantity": "10", "unit_price": "50"}
+    body = {"number": f"R-{tag}", "supplier_id": supplier["id"], "currency": "EUR"}
+    order = await created(http, ORDERS, body | {"lines": [line]}, admin)
+    receipts = f"{ORDERS}/{order['id']}/receipts"
+    bodies = [
+        {
+            "number": f"R{n}-{tag}",
+            "received_on": "2026-01-05",
+            "lines": [{"line": 1, "quantity": "6"}],
+        }
+        for n in range(2)
+    ]
+    answers = await asyncio.gather(*(http.post(receipts, json=b, headers=admin) for b in bodies))
+    assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]

@@ -200,6 +200,7 @@ def test_purchase_orders_receipts_and_customers_are_read_back(
     assert order is not None and order.id == order_id and order.total == Decimal("25")
     assert order.lines[0].quantity == Decimal("10") and order.lines[0].unit_price == Decimal("2.5")
     assert erp.find_purchase_order(org, "PO-9999") is None
+    assert erp.find_purchase_order(org, "PO-1001\x00") is None
     assert erp.find_purchase_order(f"{org}-other", "PO-1001") is None
     receipts = erp.find_goods_receipts(org, order_id)
     assert [r.number for r in receipts] == [f"{org}-GRN-1", f"{org}-GRN-2"]
@@ -259,6 +260,7 @@ def test_a_posting_the_erp_cannot_accept_is_rejected(
         "another supplier": posting(org, other_vendor, purchase_order_number=f"{org}-open"),
         "currency": posting(org, vendor, currency="eur"),
         "too large": posting(org, vendor, total=Decimal("1e17")),
+        "NUL": posting(org, vendor, invoice_number="R-1\x00"),
     }
     for reason, refused in cases.items():
         match = "does not exist or is inactive" if reason == "another org" else reason
