@@ -64,18 +64,19 @@ def reader_errors(what: str = "the PDF") -> Iterator[None]:
         yield
     except UnreadableDocument:
         raise
-    except (MemoryError, RecursionError) as error:
-        raise UnreadableDocument(f"{what} needs too much to read", "too_complex") from error
     except Exception as error:
-        if _is_password_error(error):
+        if _caused_by(error, (MemoryError, RecursionError)):
+            raise UnreadableDocument(f"{what} needs too much to read", "too_complex") from error
+        if _caused_by(error, (PDFPasswordIncorrect,)):
             raise UnreadableDocument(f"{what} is protected by a password", "encrypted") from error
         raise UnreadableDocument(f"{what} cannot be parsed: {error!r:.200}", "corrupt") from error
 
 
-def _is_password_error(error: BaseException) -> bool:
-    """pdfplumber wraps pdfminer's password error in its own exception's arguments."""
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether the error is one of these kinds or wraps one: pdfplumber puts pdfminer's
+    exception in its own exception's arguments."""
     causes = [error, *error.args, error.__cause__, error.__context__]
-    return any(isinstance(c, PDFPasswordIncorrect) for c in causes)
+    return any(isinstance(c, kinds) for c in causes)
 
 
 @contextmanager

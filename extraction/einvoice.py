@@ -28,7 +28,7 @@ def _parser() -> Any:
 def _xpath(path: str) -> str:
     """Path "A/B" as a namespace-blind XPath: steps by local name; a leading "//" searches deep."""
     deep = path.startswith("//")
-    steps = [f"*[local-name()='{step}']" for step in path.strip("/").split("/")]
+    steps = [s if s == "*" else f"*[local-name()='{s}']" for s in path.strip("/").split("/")]
     return (".//" if deep else "./") + "/".join(steps)
 
 

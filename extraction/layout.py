@@ -72,8 +72,8 @@ class Segment:
 
     @property
     def confidence(self) -> float:
-        """The least sure word's confidence: a value is only as good as its worst word."""
-        return min(w.confidence for w in self.words)
+        """The words' mean confidence (OCR gives stray marks like "–" a confidence of 0)."""
+        return sum(w.confidence for w in self.words) / len(self.words)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from PIL import Image
 
 from extraction.layout import PageLayout, Word, build_page
 
-DPI = 300
+DPI = 200
 # A page bigger than A4 is rendered at a lower resolution, so no bitmap exceeds this.
 _MAX_PIXELS = 40_000_000
 _LANGUAGES = ("eng", "fra", "deu", "nld", "pol")
