@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def invoice_mail(
     for name, data, mime in attachments or []:
         maintype, subtype = mime.split("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return message.as_bytes()
+    return message.as_bytes(policy=SMTP)  # CRLF, as mail travels
 
 
 def sample_pdf(name: str = "AzureInterior.pdf") -> bytes:
