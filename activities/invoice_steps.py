@@ -14,9 +14,7 @@ from temporalio import activity
 
 from config.settings import Settings
 from erp.adapter import ErpAdapter, ErpRejected
-from extraction.documents import UnreadableDocument
-from extraction.limits import ExtractionLimits
-from extraction.pipeline import extract_invoice
+from extraction import ExtractionLimits, UnreadableDocument, extract_invoice_isolated
 from invoicing import checks
 from schemas.erp import InvoicePosting, SupplierRecord
 from schemas.invoice import (
@@ -69,7 +67,7 @@ class InvoiceStepActivities:
                 problems.append(f"{document.filename}: the stored file is missing")
                 continue
             try:
-                report = extract_invoice(
+                report = extract_invoice_isolated(
                     data, filename=document.filename, limits=self.limits
                 )
             except UnreadableDocument as bad:

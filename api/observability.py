@@ -71,7 +71,10 @@ def _route_template(scope: Scope) -> str:
     # route's own part in the path that was called.
     rendered = path
     for name, value in scope.get("path_params", {}).items():
-        rendered = re.sub(r"\{" + re.escape(name) + r"(:[^}]*)?\}", str(value), rendered)
+        # A callable replacement: a value with a backslash is text, not a regex escape.
+        rendered = re.sub(
+            r"\{" + re.escape(name) + r"(:[^}]*)?\}", lambda _, v=str(value): v, rendered
+        )
     called = str(scope.get("path", ""))
     return called[: len(called) - len(rendered)] + path if called.endswith(rendered) else path
 

@@ -21,6 +21,7 @@ from api.main import API_PREFIX, create_app
 from config.settings import Settings
 from store.tables import RequestRecord, Template, User
 from tests.api.conftest import Stack, login, start_purchase
+from tests.api.tenancy_ap import AP_CASES, ap_missing_ids, ap_view, make_ap_objects
 
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 REQUEST = f"{API_PREFIX}/requests/{{request_id}}"
@@ -77,7 +78,7 @@ MATRIX: dict[tuple[str, str], Case] = {
             "password": "globex-was-here-123",
         }
     ),
-}
+} | {route: Case(json=body) for route, body in AP_CASES.items()}
 
 
 def id_routes() -> list[tuple[str, str]]:
@@ -110,7 +111,7 @@ def missing_ids() -> dict[str, str]:
         "notification_id": str(900_000_000 + uuid.uuid4().int % 1_000_000),
         "webhook_id": f"whk-{uuid.uuid4().hex[:16]}",
         "delivery_id": f"req-{uuid.uuid4()}.3.whk-{uuid.uuid4().hex[:16]}",
-    }
+    } | ap_missing_ids()
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ async def world(stack: Stack) -> World:
         delivery_id = await _first_delivery(http, acme_admin, hook_id)
         inbox = await http.get(f"{API_PREFIX}/notifications", headers=alice)
         notification = next(n for n in inbox.json()["items"] if n["request_id"] == request_id)
+        ap_ids = await make_ap_objects(http, acme_admin, rita)
         return World(
             acme_ids={
                 "request_id": request_id,
@@ -179,7 +181,8 @@ async def world(stack: Stack) -> World:
                 "notification_id": str(notification["id"]),
                 "webhook_id": hook_id,
                 "delivery_id": delivery_id,
-            },
+            }
+            | ap_ids,
             acme_admin=acme_admin,
             acme_alice=alice,
             globex_admin=globex_admin,
@@ -262,6 +265,7 @@ async def acme_view(http: httpx.AsyncClient, world: World) -> dict[str, Any]:
         "template_version": template.json()["version"],
         "template_levels": template.json()["levels"],
         "user": {k: user[k] for k in ("roles", "active", "name", "email")},
+        "ap": await ap_view(http, world.acme_admin, ids),
     }
 
 
