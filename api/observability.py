@@ -71,10 +71,9 @@ def _route_template(scope: Scope) -> str:
     # route's own part in the path that was called.
     rendered = path
     for name, value in scope.get("path_params", {}).items():
-        # A callable replacement: a value with a backslash is text, not a regex escape.
-        rendered = re.sub(
-            r"\{" + re.escape(name) + r"(:[^}]*)?\}", lambda _, v=str(value): v, rendered
-        )
+        # Escaped: a value with a backslash is text, not a regex group reference.
+        literal = str(value).replace("\\", "\\\\")
+        rendered = re.sub(r"\{" + re.escape(name) + r"(:[^}]*)?\}", literal, rendered)
     called = str(scope.get("path", ""))
     return called[: len(called) - len(rendered)] + path if called.endswith(rendered) else path
 
