@@ -1,4 +1,4 @@
-"""The demo org "Acme": users with roles and two templates, seeded idempotently."""
+"""The demo org "Acme": users with roles, templates and AP data, seeded idempotently."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from api.security import hash_password
+from devstack.demo_ap import INVOICE, seed_demo_ap
 from schemas.calendar import OrgCalendar
 from schemas.template import TemplateSnapshot
 from store.db import transaction
@@ -25,6 +26,7 @@ DEMO_USERS: list[tuple[str, str, str, list[str]]] = [
     ("acme-bob", "bob@acme.test", "Bob Finance", ["USER", "finance"]),
     ("acme-carol", "carol@acme.test", "Carol CFO", ["USER", "finance", "cfo"]),
     ("acme-rita", "rita@acme.test", "Rita Requester", ["USER"]),
+    ("acme-paula", "ap@acme.test", "Paula Payables", ["USER", "AP"]),
 ]
 
 PURCHASE: dict[str, Any] = {
@@ -107,7 +109,7 @@ def seed_demo(engine: Engine) -> bool:
             ],
             ["id"],
         )
-        templates = [TemplateSnapshot.model_validate(body) for body in (PURCHASE, LEAVE)]
+        templates = [TemplateSnapshot.model_validate(b) for b in (PURCHASE, LEAVE, INVOICE)]
         added += insert_missing(
             session,
             Template,
@@ -126,4 +128,5 @@ def seed_demo(engine: Engine) -> bool:
             ],
             ["org_id", "key", "version"],
         )
+        added += seed_demo_ap(session, DEMO_ORG, now)
     return added > 0

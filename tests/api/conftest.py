@@ -102,6 +102,7 @@ def stack_env(
             "SIGNOFF_SECRET_KEY": SECRET,
             "SIGNOFF_API_PORT": str(port),
             "SIGNOFF_UPLOAD_MAX_BYTES": str(2 * 1024 * 1024),
+            "SIGNOFF_INVOICE_MAX_BYTES": str(2 * 1024 * 1024),
             "SIGNOFF_SIGNED_URL_SECONDS": "3",
             "SIGNOFF_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "1",
             # Tests run their webhook receivers and SMTP catcher on loopback.

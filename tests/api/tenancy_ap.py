@@ -66,7 +66,8 @@ async def make_ap_objects(
     tag = uuid.uuid4().hex[:8]
     uploaded = await http.post(
         f"{API_PREFIX}/invoices",
-        files={"file": (f"inv-{tag}.pdf", sample_pdf() + tag.encode(), "application/pdf")},
+        # An unknown supplier's invoice: it parks at validate and claims no invoice number.
+        files={"file": (f"inv-{tag}.pdf", sample_pdf("oyo.pdf") + tag.encode(), "application/pdf")},
         headers=user,
     )
     assert uploaded.status_code == 202, uploaded.text
