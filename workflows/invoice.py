@@ -217,14 +217,17 @@ class InvoiceWorkflow:
         if prepared.approval is None:
             return _Outcome(problem=prepared.problem or "no approval can start")
         self._approvals += 1
-        child_id = f"{state.invoice_id}-approval-{self._approvals}"
-        state.approval_request_id = child_id
-        self._change("step", "system", f"approval request {child_id} started")
-        await self._record()
         try:
-            result: ApprovalResult = await workflow.execute_child_workflow(
-                ApprovalWorkflow.run, prepared.approval, id=child_id
+            child = await workflow.start_child_workflow(
+                ApprovalWorkflow.run,
+                prepared.approval,
+                id=f"{state.invoice_id}-approval-{self._approvals}",
             )
+            # Named only once it exists, so whoever reads the id can act on the request.
+            state.approval_request_id = child.id
+            self._change("step", "system", f"approval request {child.id} started")
+            await self._record()
+            result: ApprovalResult = await child
         except ChildWorkflowError as err:
             return _Outcome(problem=f"the approval request failed: {err.cause or err}")
         if result.status is RequestStatus.APPROVED:

@@ -3,126 +3,38 @@ posted end to end, parked on a 3-way mismatch and continued, unreadable input, t
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from sqlmodel import Session
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from clients.invoices import invoice_policy, start_invoice
-from config.secret_key import secret_key
 from config.settings import Settings
-from schemas.approval import ApproveInput
 from schemas.invoice import (
-    DocumentRef,
     FieldCorrections,
-    InvoiceInput,
     InvoiceOverride,
-    InvoiceResult,
-    InvoiceState,
     InvoiceStatus,
     InvoiceStep,
 )
 from store.db import transaction
 from store.erp_tables import ErpPosting
 from store.invoice_tables import InvoiceRecord
-from store.objects import make_object_store
-from store.tables import Notification
 from tests.conftest import WorkerFactory
-from tests.invoicing.ap_world import WIDGETS, ApWorld, add_receipt, seed_ap_world
+from tests.invoicing.ap_world import WIDGETS, add_receipt, seed_ap_world
 from tests.invoicing.einvoices import ubl_invoice
-from workflows.approval import ApprovalWorkflow
+from tests.invoicing.flow import (
+    approve_child,
+    inbox_of,
+    start_invoice_document,
+    until_approval,
+    until_state,
+    widget_invoice,
+)
 from workflows.invoice import InvoiceWorkflow
-
-Handle = WorkflowHandle[InvoiceWorkflow, InvoiceResult]
-
-
-async def _start(
-    client: Client,
-    settings: Settings,
-    task_queue: str,
-    world: ApWorld,
-    document: bytes,
-    *,
-    filename: str = "invoice.xml",
-    sender: str | None = "billing@acme.test",
-) -> Handle:
-    objects = make_object_store(settings, secret_key(settings))
-    invoice_id = f"inv-test-{uuid.uuid4().hex[:12]}"
-    key = f"requests/{invoice_id}/documents/{filename}"
-    xml = filename.endswith(".xml")
-    objects.put(key, document, "application/xml" if xml else "application/pdf")
-    inp = InvoiceInput(
-        invoice_id=invoice_id,
-        org_id=world.org_id,
-        source="email",
-        submitted_by="mbx-test",
-        sender=sender,
-        subject="Invoice",
-        documents=[
-            DocumentRef(
-                key=key,
-                filename=filename,
-                content_type="application/xml" if xml else "application/pdf",
-                size=len(document),
-                sha256="0" * 64,
-                role="xml" if xml else "invoice",
-            )
-        ],
-        policy=invoice_policy(settings).model_copy(update={"time_limit_days": 10}),
-    )
-    assert await start_invoice(client, task_queue, inp)
-    return client.get_workflow_handle_for(InvoiceWorkflow.run, invoice_id)
-
-
-async def _until(handle: Handle, done: Callable[[InvoiceState], bool]) -> InvoiceState:
-    """The invoice's state once `done` holds (activities run in real time: poll the query)."""
-    for _ in range(300):
-        state = await handle.query(InvoiceWorkflow.state)
-        if done(state):
-            return state
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never reached: last state {state.status} at {state.step}")
-
-
-async def _inbox(engine: Engine, invoice_id: str) -> list[tuple[str, str]]:
-    """The invoice's inbox entries (recipient, kind), once the notice has been written."""
-    for _ in range(100):
-        with Session(engine) as session:
-            rows = session.exec(
-                select(Notification.recipient, Notification.kind).where(
-                    col(Notification.request_id) == invoice_id
-                )
-            ).all()
-        if rows:
-            return [(r, k) for r, k in rows]
-        await asyncio.sleep(0.1)
-    return []
-
-
-async def _approve(client: Client, state: InvoiceState, world: ApWorld) -> None:
-    assert state.approval_request_id is not None
-    child = client.get_workflow_handle(state.approval_request_id)
-    await child.execute_update(
-        ApprovalWorkflow.approve, ApproveInput(actor=world.approver, comment="ok")
-    )
-
-
-def _invoice(number: str, lines: list[tuple[str, Decimal, Decimal]] | None = None) -> bytes:
-    return ubl_invoice(
-        number=number,
-        supplier="Acme Supplies GmbH",
-        customer="Globex Buyer Ltd",
-        po_number="PO-1",
-        lines=lines or WIDGETS,
-    )
 
 
 async def test_an_invoice_is_extracted_validated_approved_and_posted(
@@ -135,8 +47,10 @@ async def test_an_invoice_is_extracted_validated_approved_and_posted(
     client = time_skipping_env.client
     world = seed_ap_world(engine)
     async with approval_worker(client):
-        handle = await _start(client, test_settings, task_queue, world, _invoice("A-100"))
-        state = await _until(handle, lambda s: s.step is InvoiceStep.APPROVE)
+        handle = await start_invoice_document(
+            client, test_settings, task_queue, world, widget_invoice("A-100")
+        )
+        state = await until_approval(handle)
         assert state.status is InvoiceStatus.IN_PROGRESS
         assert state.validation is not None
         outcomes = {c.name: c.outcome for c in state.validation.checks}
@@ -149,7 +63,7 @@ async def test_an_invoice_is_extracted_validated_approved_and_posted(
             "totals": "passed",
             "purchase_order": "passed",
         }
-        await _approve(client, state, world)
+        await approve_child(client, state, world)
         result = await handle.result()
         final = await handle.query(InvoiceWorkflow.state)
     assert result.status is InvoiceStatus.POSTED
@@ -174,13 +88,15 @@ async def test_a_three_way_mismatch_parks_and_an_override_continues_at_validate(
     client = time_skipping_env.client
     world = seed_ap_world(engine, received=[Decimal(10), Decimal(60)])  # 40 bolts missing
     async with approval_worker(client):
-        handle = await _start(client, test_settings, task_queue, world, _invoice("A-200"))
-        parked = await _until(handle, lambda s: s.status is InvoiceStatus.NEEDS_REVIEW)
+        handle = await start_invoice_document(
+            client, test_settings, task_queue, world, widget_invoice("A-200")
+        )
+        parked = await until_state(handle, lambda s: s.status is InvoiceStatus.NEEDS_REVIEW)
         assert parked.step is InvoiceStep.VALIDATE
         assert parked.reason is not None
         assert "line 2 (Bolt): invoiced 100, received 60" in parked.reason
         # The AP team hears of it in their inbox.
-        assert (world.clerk, "invoice_needs_review") in await _inbox(engine, handle.id)
+        assert (world.clerk, "invoice_needs_review") in await inbox_of(engine, handle.id)
         # An override needs a known check name to waive.
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(
@@ -199,8 +115,8 @@ async def test_a_three_way_mismatch_parks_and_an_override_continues_at_validate(
             ),
         )
         assert after.status is InvoiceStatus.IN_PROGRESS
-        state = await _until(handle, lambda s: s.step is InvoiceStep.APPROVE)
-        await _approve(client, state, world)
+        state = await until_approval(handle)
+        await approve_child(client, state, world)
         result = await handle.result()
         final = await handle.query(InvoiceWorkflow.state)
     assert result.status is InvoiceStatus.POSTED
@@ -219,10 +135,10 @@ async def test_an_unreadable_pdf_parks_at_extract_and_manual_fields_carry_it_on(
     world = seed_ap_world(engine)
     corrupt = b"%PDF-1.7\n" + b"\x8f garbage " * 200
     async with approval_worker(client):
-        handle = await _start(
+        handle = await start_invoice_document(
             client, test_settings, task_queue, world, corrupt, filename="scan.pdf"
         )
-        parked = await _until(handle, lambda s: s.status is InvoiceStatus.NEEDS_REVIEW)
+        parked = await until_state(handle, lambda s: s.status is InvoiceStatus.NEEDS_REVIEW)
         assert parked.step is InvoiceStep.EXTRACT
         assert parked.reason is not None and parked.reason.startswith("scan.pdf:")
         fields = FieldCorrections(
@@ -244,9 +160,9 @@ async def test_an_unreadable_pdf_parks_at_extract_and_manual_fields_carry_it_on(
                 fields=fields,
             ),
         )
-        state = await _until(handle, lambda s: s.step is InvoiceStep.APPROVE)
+        state = await until_approval(handle)
         assert state.fields.total is not None and state.fields.total.source == "manual"
-        await _approve(client, state, world)
+        await approve_child(client, state, world)
         assert (await handle.result()).status is InvoiceStatus.POSTED
 
 
@@ -263,8 +179,8 @@ async def test_a_parked_invoice_is_reminded_and_fails_at_its_time_limit(
         number="B-1", supplier="Nobody Ltd", customer="Globex", lines=WIDGETS, vat_id="FR0000"
     )
     async with approval_worker(client):
-        handle = await _start(client, test_settings, task_queue, world, unknown)
-        parked = await _until(handle, lambda s: s.status is InvoiceStatus.NEEDS_REVIEW)
+        handle = await start_invoice_document(client, test_settings, task_queue, world, unknown)
+        parked = await until_state(handle, lambda s: s.status is InvoiceStatus.NEEDS_REVIEW)
         assert "supplier: no supplier in the ERP matches Nobody Ltd" in (parked.reason or "")
         await time_skipping_env.sleep(timedelta(days=10, hours=1))
         result = await handle.result()
@@ -288,8 +204,10 @@ async def test_overrides_are_refused_unless_the_invoice_waits_for_review(
     client = time_skipping_env.client
     world = seed_ap_world(engine)
     async with approval_worker(client):
-        handle = await _start(client, test_settings, task_queue, world, _invoice("A-400"))
-        await _until(handle, lambda s: s.step is InvoiceStep.APPROVE)
+        handle = await start_invoice_document(
+            client, test_settings, task_queue, world, widget_invoice("A-400")
+        )
+        await until_approval(handle)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(
                 InvoiceWorkflow.override,
