@@ -32,7 +32,7 @@ from config.settings import Settings
 from erp.adapter import load_erp_adapter
 from store.db import make_engine
 from store.objects import make_object_store
-from workers.schedules import ensure_reply_schedule
+from workers.schedules import ensure_mailbox_schedules, ensure_reply_schedule
 from workflows.approval import ApprovalWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.mailbox_poller import MailboxPollerWorkflow
@@ -120,6 +120,8 @@ async def run_worker(settings: Settings) -> None:
         with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
             worker = build_worker(client, settings, engine, executor, http=http)
             await ensure_reply_schedule(client, settings, settings.task_queue)
+            polled = await ensure_mailbox_schedules(client, engine, settings.task_queue)
+            log.info("%d AP mailbox(es) polled by their Schedules", polled)
             await _serve(worker, settings)
     engine.dispose()
     log.info("worker stopped")

@@ -1,10 +1,14 @@
-"""Temporal Schedules the worker keeps in place: the reply-mailbox poller."""
+"""Temporal Schedules the worker keeps in place: the reply-mailbox poller and one poller per
+active AP mailbox (a Temporal server that lost them, e.g. a fresh dev server, gets them back)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 from temporalio.client import (
     Client,
     Schedule,
@@ -18,8 +22,10 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from clients.mailbox_schedules import put_mailbox_schedule, remove_mailbox_schedule
 from config.settings import Settings
 from schemas.notifications import ProcessRepliesInput
+from store.invoice_tables import Mailbox
 from workflows.reply_poller import ReplyPollerWorkflow
 
 log = logging.getLogger(__name__)
@@ -57,3 +63,20 @@ async def ensure_reply_schedule(client: Client, settings: Settings, task_queue: 
             return ScheduleUpdate(schedule=schedule)
 
         await client.get_schedule_handle(REPLY_SCHEDULE_ID).update(replace)
+
+
+async def ensure_mailbox_schedules(client: Client, engine: Engine, task_queue: str) -> int:
+    """A Schedule for every active AP mailbox, none for inactive ones; how many are active."""
+
+    def read() -> list[tuple[str, int, bool]]:
+        with Session(engine) as session:
+            rows = session.exec(select(Mailbox.id, Mailbox.poll_seconds, Mailbox.active))
+            return [(i, p, a) for i, p, a in rows]
+
+    mailboxes = await asyncio.to_thread(read)
+    for mailbox_id, poll_seconds, active in mailboxes:
+        if active:
+            await put_mailbox_schedule(client, mailbox_id, poll_seconds, task_queue)
+        else:
+            await remove_mailbox_schedule(client, mailbox_id)
+    return sum(1 for *_, active in mailboxes if active)
