@@ -99,6 +99,7 @@ Signoff is running (Ctrl-C stops it).
 
   Temporal Web UI    {ui}/workflows
   Breached requests  {ui}/workflows?query=SignoffSla%3D%22BREACHED%22
+  Invoices to review {ui}/workflows?query=SignoffStatus%3D%22NEEDS_REVIEW%22
   Temporal server    {settings.temporal_address} ({where})
   REST API           {api}/docs  (OpenAPI at {api}/openapi.json)
   Worker             pid {worker_pid}, task queue {settings.task_queue}
@@ -111,6 +112,11 @@ Signoff is running (Ctrl-C stops it).
   Log in and start a request over HTTP:
     curl -s {api}/api/v1/auth/token -H 'content-type: application/json' \\
         -d '{{"email": "rita@acme.test", "password": "{DEMO_PASSWORD}"}}'
+
+  Send an invoice through accounts payable (extract, validate, approve, post), with
+  the token from above as $TOKEN; the sample Factur-X invoice of Azure Interior fits the
+  demo's ERP data (approvers: alice, then bob; GET /api/v1/invoices shows where it is):
+    curl -s {api}/api/v1/invoices -H "authorization: Bearer $TOKEN" -F file=@invoice.pdf
 
   Try it from another terminal:
     {signoff} request start --template purchase --requester acme-rita \\
