@@ -33,6 +33,7 @@ from intake.mail import ParsedMail, parse_mail
 from intake.screening import Rejection, carries_invoice, screen
 from schemas.intake import PollMailboxInput, PollMailboxOutput, RejectReason, ScreeningRules
 from schemas.invoice import InvoiceInput
+from schemas.text import without_nul
 from store.db import transaction
 from store.intake import add_log_entries, claim_keys, logged_uids, record_poll
 from store.invoice_tables import Mailbox
@@ -297,8 +298,16 @@ class MailboxIntakeActivities:
         }
 
     def _log(self, rows: list[dict[str, Any]]) -> None:
+        # Mail headers can carry an encoded NUL, which SQL text refuses.
+        rows = [
+            {k: without_nul(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows
+        ]
         with transaction(self.engine) as session:
             add_log_entries(session, rows)
+
+
+def _clean(value: object) -> object:
+    return without_nul(value) if isinstance(value, str) else value
 
 
 def _first_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

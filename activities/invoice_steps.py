@@ -27,6 +27,7 @@ from schemas.invoice import (
     ValidateInvoiceInput,
     ValidationReport,
 )
+from schemas.invoice_fields import InvoiceFields
 from store.db import transaction
 from store.invoice_tables import InvoiceNumberClaim
 from store.objects import ObjectMissing, ObjectStore
@@ -73,8 +74,10 @@ class InvoiceStepActivities:
             except UnreadableDocument as bad:
                 problems.append(f"{document.filename}: {bad.reason}")
                 continue
+            # Text read from a document may hold NULs, which SQL refuses further on.
+            clean = report.fields.model_dump_json().replace("\\u0000", "")
             return ExtractFieldsOutput(
-                fields=report.fields,
+                fields=InvoiceFields.model_validate_json(clean),
                 method=report.method,
                 pages=report.pages,
                 ocr_pages=report.ocr_pages,

@@ -10,6 +10,7 @@ from fastapi import Depends, Query
 from sqlmodel import col, or_
 from sqlmodel.sql.expression import SelectOfScalar
 
+from api.org_rows import PRINTABLE
 from api.problems import Problem
 from schemas.invoice import InvoiceStatus, InvoiceStep
 from store.invoice_tables import InvoiceRecord
@@ -53,11 +54,19 @@ def invoice_filters(
     status: Annotated[InvoiceStatus | None, Query()] = None,
     step: Annotated[InvoiceStep | None, Query()] = None,
     supplier: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="Supplier id or name part.")
+        str | None,
+        Query(
+            min_length=1, max_length=200, pattern=PRINTABLE, description="Supplier id or name part."
+        ),
     ] = None,
     reason: Annotated[
         str | None,
-        Query(min_length=1, max_length=200, description="Words in the review/failure reason."),
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=PRINTABLE,
+            description="Words in the review/failure reason.",
+        ),
     ] = None,
     created_from: Annotated[datetime | None, Query(description="Created at or after.")] = None,
     created_to: Annotated[datetime | None, Query(description="Created before.")] = None,

@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.invoice import InvoiceState
+from schemas.text import without_nul
 
 
 def invoice_row(state: InvoiceState, now: datetime) -> dict[str, object]:
-    """The read-model row of an invoice state."""
+    """The read-model row of an invoice state (text cut to its columns, NULs dropped)."""
+    row = _row(state, now)
+    return {k: without_nul(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def _row(state: InvoiceState, now: datetime) -> dict[str, object]:
     fields = state.fields
     validation = state.validation
     return {

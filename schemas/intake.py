@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from schemas.text import Text
+
 
 class RejectReason(StrEnum):
     """Why a mail did not become an invoice."""
@@ -21,27 +23,27 @@ class RejectReason(StrEnum):
 class ScreeningRules(BaseModel):
     """Which mails of a mailbox may become invoices; every rule given must pass."""
 
-    subject_keywords: list[str] = Field(
+    subject_keywords: list[Text] = Field(
         default_factory=list,
         max_length=50,
         description="The subject must contain one of these (case-insensitive); empty: any.",
     )
-    subject_excludes: list[str] = Field(
+    subject_excludes: list[Text] = Field(
         default_factory=list,
         max_length=50,
         description="A subject containing one of these is not an invoice (e.g. 'newsletter').",
     )
-    allowed_senders: list[str] = Field(
+    allowed_senders: list[Text] = Field(
         default_factory=list, max_length=500, description="Addresses always accepted as senders."
     )
-    allowed_domains: list[str] = Field(
+    allowed_domains: list[Text] = Field(
         default_factory=list, max_length=500, description="Sender domains accepted as well."
     )
     known_suppliers_only: bool = Field(
         default=True,
         description="Accept senders from a known supplier's domains (plus the two lists above).",
     )
-    attachment_types: list[str] = Field(
+    attachment_types: list[Text] = Field(
         default_factory=lambda: ["pdf", "xml"],
         min_length=1,
         description="Attachment types that carry invoices: pdf, xml (UBL/CII), zip.",

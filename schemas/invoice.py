@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from schemas.approval import ApprovalInput
 from schemas.invoice_fields import ExtractionMethod, InvoiceFields
+from schemas.text import Text
 
 
 class InvoiceStep(StrEnum):
@@ -139,28 +140,28 @@ class InvoiceState(BaseModel):
 class FieldCorrections(BaseModel):
     """Values an operator sets by hand; each replaces the extracted one (source manual)."""
 
-    invoice_number: str | None = Field(default=None, min_length=1, max_length=100)
+    invoice_number: Text | None = Field(default=None, min_length=1, max_length=100)
     invoice_date: date | None = None
     due_date: date | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    currency: Text | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     total: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"), decimal_places=4)
     subtotal: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"), decimal_places=4)
     tax: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"), decimal_places=4)
-    supplier_name: str | None = Field(default=None, min_length=1, max_length=200)
-    supplier_vat_id: str | None = Field(default=None, min_length=2, max_length=40)
-    customer_name: str | None = Field(default=None, min_length=1, max_length=200)
-    po_number: str | None = Field(default=None, min_length=1, max_length=64)
-    iban: str | None = Field(default=None, min_length=5, max_length=40)
+    supplier_name: Text | None = Field(default=None, min_length=1, max_length=200)
+    supplier_vat_id: Text | None = Field(default=None, min_length=2, max_length=40)
+    customer_name: Text | None = Field(default=None, min_length=1, max_length=200)
+    po_number: Text | None = Field(default=None, min_length=1, max_length=64)
+    iban: Text | None = Field(default=None, min_length=5, max_length=40)
 
 
 class InvoiceOverride(BaseModel):
     """Fix a parked invoice and continue it at a named step; reason required."""
 
-    actor: str = Field(min_length=1)
-    reason: str = Field(min_length=3, max_length=2000)
+    actor: Text = Field(min_length=1)
+    reason: Text = Field(min_length=3, max_length=2000)
     continue_at: Literal["extract", "validate", "approve", "post"]
     fields: FieldCorrections = Field(default_factory=FieldCorrections)
-    waive_checks: list[str] = Field(
+    waive_checks: list[Text] = Field(
         default_factory=list,
         max_length=20,
         description="Validation checks to accept although they failed (named in the report).",

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from schemas.intake import ScreeningRules
 from schemas.invoice import (
@@ -17,6 +17,7 @@ from schemas.invoice import (
     InvoiceStep,
 )
 from schemas.invoice_fields import InvoiceFields
+from schemas.text import Text
 
 HOSTNAME = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
 
@@ -84,40 +85,56 @@ class InvoiceAccepted(BaseModel):
 class OverrideBody(BaseModel):
     """Correct a parked invoice's fields and continue it at a named step."""
 
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: Text = Field(min_length=3, max_length=2000)
     continue_at: Literal["extract", "validate", "approve", "post"]
     fields: FieldCorrections = Field(default_factory=FieldCorrections)
-    waive_checks: list[str] = Field(default_factory=list, max_length=20)
+    waive_checks: list[Text] = Field(default_factory=list, max_length=20)
+
+
+def _storable_secret(secret: SecretStr) -> SecretStr:
+    if "\x00" in secret.get_secret_value():
+        raise ValueError("the NUL character is not allowed")
+    return secret
 
 
 class MailboxCreate(BaseModel):
     """An IMAP mailbox to take invoices in from; the secret is never shown again."""
 
-    name: str = Field(min_length=1, max_length=200)
-    host: str = Field(pattern=HOSTNAME, max_length=253)
+    name: Text = Field(min_length=1, max_length=200)
+    host: Text = Field(pattern=HOSTNAME, max_length=253)
     port: int = Field(default=993, ge=1, le=65535)
     tls: bool = True
-    username: str = Field(min_length=1, max_length=320)
+    username: Text = Field(min_length=1, max_length=320)
     secret: SecretStr = Field(min_length=1, max_length=500)
-    folder: str = Field(default="INBOX", min_length=1, max_length=200)
+    folder: Text = Field(default="INBOX", min_length=1, max_length=200)
     poll_seconds: int = Field(default=60, ge=5, le=86_400)
     rules: ScreeningRules = Field(default_factory=ScreeningRules)
     active: bool = True
+
+    @field_validator("secret")
+    @classmethod
+    def _storable(cls, secret: SecretStr) -> SecretStr:
+        return _storable_secret(secret)
 
 
 class MailboxUpdate(BaseModel):
     """Change some of a mailbox's settings; a new secret replaces the old one."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    host: str | None = Field(default=None, pattern=HOSTNAME, max_length=253)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    host: Text | None = Field(default=None, pattern=HOSTNAME, max_length=253)
     port: int | None = Field(default=None, ge=1, le=65535)
     tls: bool | None = None
-    username: str | None = Field(default=None, min_length=1, max_length=320)
+    username: Text | None = Field(default=None, min_length=1, max_length=320)
     secret: SecretStr | None = Field(default=None, min_length=1, max_length=500)
-    folder: str | None = Field(default=None, min_length=1, max_length=200)
+    folder: Text | None = Field(default=None, min_length=1, max_length=200)
     poll_seconds: int | None = Field(default=None, ge=5, le=86_400)
     rules: ScreeningRules | None = None
     active: bool | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _storable(cls, secret: SecretStr | None) -> SecretStr | None:
+        return None if secret is None else _storable_secret(secret)
 
 
 class MailboxOut(BaseModel):

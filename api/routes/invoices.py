@@ -17,7 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ContextDep, CurrentUser, ManagerUser, SessionDep
 from api.invoice_filters import InvoiceFiltersDep
-from api.problems import Problem, conflict, not_found
+from api.org_rows import owned
+from api.problems import Problem, conflict
 from api.routes.documents import read_limited
 from clients.invoices import invoice_handle, invoice_policy, start_invoice
 from intake.documents import invoice_files, invoice_id_for
@@ -45,10 +46,7 @@ def summary(row: InvoiceRecord) -> InvoiceSummary:
 
 
 async def _invoice(session: AsyncSession, org_id: str, invoice_id: str) -> InvoiceRecord:
-    row = await session.get(InvoiceRecord, invoice_id)
-    if row is None or row.org_id != org_id:
-        raise not_found("invoice")
-    return row
+    return await owned(session, InvoiceRecord, invoice_id, org_id, "invoice")
 
 
 def _detail(row: InvoiceRecord, context: ContextDep) -> InvoiceDetail:

@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import AdminUser, ContextDep, SessionDep
-from api.problems import not_found
+from api.org_rows import PRINTABLE, owned
 from clients.mailbox_schedules import poll_now, put_mailbox_schedule, remove_mailbox_schedule
 from schemas.intake import ScreeningRules
 from schemas.invoice_api import (
@@ -53,10 +53,7 @@ def _out(row: Mailbox) -> MailboxOut:
 
 
 async def _mailbox(session: AsyncSession, admin: AdminUser, mailbox_id: str) -> Mailbox:
-    row = await session.get(Mailbox, mailbox_id)
-    if row is None or row.org_id != admin.org_id:
-        raise not_found("mailbox")
-    return row
+    return await owned(session, Mailbox, mailbox_id, admin.org_id, "mailbox")
 
 
 async def _sync_schedule(context: ContextDep, row: Mailbox) -> None:
@@ -167,9 +164,9 @@ async def intake_log(
     admin: AdminUser,
     session: SessionDep,
     outcome: Literal["accepted", "rejected"] | None = None,
-    reason_code: Annotated[str | None, Query(max_length=40)] = None,
-    mailbox_id: Annotated[str | None, Query(max_length=64)] = None,
-    invoice_id: Annotated[str | None, Query(max_length=128)] = None,
+    reason_code: Annotated[str | None, Query(max_length=40, pattern=PRINTABLE)] = None,
+    mailbox_id: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+    invoice_id: Annotated[str | None, Query(max_length=128, pattern=PRINTABLE)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> IntakePage:

@@ -221,7 +221,14 @@ async def test_mailboxes_are_for_admins_and_keep_their_secret(http: httpx.AsyncC
     rita = await as_user(http, "rita@acme.test")
     body = {"name": "Scans", "host": "imap.acme.test", "username": "scan", "secret": "pw1"}
     assert (await http.post(f"{V1}/mailboxes", json=body, headers=rita)).status_code == 403
-    for bad in ({"host": "bad host!"}, {"port": 0}, {"rules": {"attachment_types": ["exe"]}}):
+    bad_bodies: list[dict[str, Any]] = [
+        {"host": "bad host!"},
+        {"port": 0},
+        {"rules": {"attachment_types": ["exe"]}},
+        {"secret": "pw\x00"},  # SQL text cannot hold a NUL: refused, never a 500
+        {"name": "Scans\x00"},
+    ]
+    for bad in bad_bodies:
         answer = await http.post(f"{V1}/mailboxes", json=body | bad, headers=admin)
         assert answer.status_code == 422, (bad, answer.text)
     created = await http.post(f"{V1}/mailboxes", json=body | {"active": False}, headers=admin)
@@ -242,3 +249,6 @@ async def test_mailboxes_are_for_admins_and_keep_their_secret(http: httpx.AsyncC
     assert (await http.get(url, headers=admin)).status_code == 404
     report = await http.get(f"{V1}/reports/invoices.csv", headers=rita)
     assert report.status_code == 403
+    nul = await http.get(f"{V1}/intake-log", params={"invoice_id": "x\x00"}, headers=admin)
+    assert nul.status_code == 422
+    assert (await http.get(f"{V1}/mailboxes/x%00y", headers=admin)).status_code == 404
