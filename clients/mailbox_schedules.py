@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from clients.schedules import every, put_schedule
 from schemas.intake import MailboxPollerInput
 from workflows.mailbox_poller import MailboxPollerWorkflow
 
@@ -36,7 +30,7 @@ def mailbox_schedule(mailbox_id: str, poll_seconds: int, task_queue: str) -> Sch
             id=f"{schedule_id(mailbox_id)}-pass",
             task_queue=task_queue,
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=poll_seconds))]),
+        spec=every(poll_seconds),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 
@@ -45,15 +39,9 @@ async def put_mailbox_schedule(
     client: Client, mailbox_id: str, poll_seconds: int, task_queue: str
 ) -> None:
     """Create the mailbox's Schedule, or bring it up to date (idempotent)."""
-    schedule = mailbox_schedule(mailbox_id, poll_seconds, task_queue)
-    try:
-        await client.create_schedule(schedule_id(mailbox_id), schedule)
-    except ScheduleAlreadyRunningError:
-
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(schedule_id(mailbox_id)).update(replace)
+    await put_schedule(
+        client, schedule_id(mailbox_id), mailbox_schedule(mailbox_id, poll_seconds, task_queue)
+    )
 
 
 async def remove_mailbox_schedule(client: Client, mailbox_id: str) -> None:

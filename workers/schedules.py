@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -13,16 +12,12 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from clients.mailbox_schedules import put_mailbox_schedule, remove_mailbox_schedule
+from clients.schedules import every, put_schedule
 from config.settings import Settings
 from schemas.notifications import ProcessRepliesInput
 from store.invoice_tables import Mailbox
@@ -42,9 +37,7 @@ def reply_schedule(settings: Settings, task_queue: str) -> Schedule:
             id=f"{REPLY_SCHEDULE_ID}-run",
             task_queue=task_queue,
         ),
-        spec=ScheduleSpec(
-            intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.reply_poll_seconds))]
-        ),
+        spec=every(settings.reply_poll_seconds),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 
@@ -53,16 +46,8 @@ async def ensure_reply_schedule(client: Client, settings: Settings, task_queue: 
     """Create the poller's Schedule, or bring an existing one up to date (idempotent)."""
     if not (settings.reply_imap_host and settings.reply_address):
         return
-    schedule = reply_schedule(settings, task_queue)
-    try:
-        await client.create_schedule(REPLY_SCHEDULE_ID, schedule)
+    if await put_schedule(client, REPLY_SCHEDULE_ID, reply_schedule(settings, task_queue)):
         log.info("created the reply mailbox schedule (every %ss)", settings.reply_poll_seconds)
-    except ScheduleAlreadyRunningError:
-
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(REPLY_SCHEDULE_ID).update(replace)
 
 
 async def ensure_mailbox_schedules(client: Client, engine: Engine, task_queue: str) -> int:
