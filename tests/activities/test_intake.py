@@ -24,9 +24,11 @@ from erp.reference import ReferenceErpAdapter
 from schemas.intake import PollMailboxInput, PollMailboxOutput, ScreeningRules
 from store.db import transaction
 from store.invoice_tables import IntakeEntry, Mailbox
-from store.objects import LocalObjectStore, make_object_store
+from store.objects import ObjectStore, S3ObjectStore, make_object_store
 from tests.api.imap_server import Dovecot, ImapGate
 from tests.api.imap_server import dovecot as dovecot  # noqa: F401 (fixture)
+from tests.api.s3_server import S3Server
+from tests.api.s3_server import s3_server as s3_server  # noqa: F401 (fixture)
 from tests.intake.mails import invoice_mail, sample_pdf, zip_bomb, zip_of
 from tests.invoicing.ap_world import WIDGETS, ApWorld, seed_ap_world
 from tests.invoicing.einvoices import ubl_invoice
@@ -41,7 +43,7 @@ class Intake:
     folder: str
     dovecot: Dovecot
     activities: MailboxIntakeActivities
-    objects: LocalObjectStore
+    objects: ObjectStore
     engine: Engine
     client: Client
 
@@ -88,6 +90,7 @@ def _intake(
     *,
     port: int | None = None,
     rules: ScreeningRules | None = None,
+    objects: ObjectStore | None = None,
 ) -> Intake:
     world = seed_ap_world(engine)
     folder = f"ap-{uuid.uuid4().hex[:10]}"
@@ -115,8 +118,7 @@ def _intake(
     mailbox_id = mailbox.id
     with transaction(engine) as session:
         session.add(mailbox)
-    objects = make_object_store(settings, secret_key(settings))
-    assert isinstance(objects, LocalObjectStore)
+    objects = objects or make_object_store(settings, secret_key(settings))
     activities = MailboxIntakeActivities(
         engine, objects, ReferenceErpAdapter(engine), client, settings, f"tq-{uuid.uuid4()}"
     )
@@ -292,3 +294,34 @@ async def test_a_poller_cut_off_before_marking_starts_no_second_invoice(
     finally:
         gate.close()
         await _end_workflows(cut)
+
+
+async def test_with_s3_the_files_land_in_the_bucket(
+    engine: Engine,
+    dovecot: Dovecot,
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    s3_server: S3Server,
+) -> None:
+    bucket = f"intake-{uuid.uuid4().hex[:8]}"
+    store = S3ObjectStore(s3_server.client(), bucket, 60)
+    store.ensure_bucket()
+    intake = _intake(engine, dovecot, dev_env.client, settings, objects=store)
+    try:
+        xml = _xml_invoice("S3-1")
+        intake.deliver(invoice_mail(attachments=[("inv.xml", xml, "application/xml")]))
+        assert (await intake.poll()).accepted == 1
+        [entry] = intake.log()
+        listed = s3_server.client().list_objects_v2(
+            Bucket=bucket, Prefix=f"requests/{entry.invoice_id}/documents/"
+        )
+        names = sorted(o["Key"].rsplit("/", 1)[1] for o in listed.get("Contents", []))
+        assert names == ["inv.xml", "mail.eml", "manifest.json"]
+        body = (
+            s3_server.client()
+            .get_object(Bucket=bucket, Key=f"requests/{entry.invoice_id}/documents/inv.xml")["Body"]
+            .read()
+        )
+        assert body == xml
+    finally:
+        await _end_workflows(intake)
