@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The Debian tools Signoff's tests and OCR use: dovecot-imapd (the IMAP server the mail tests
-# start), tesseract with English (OCR of scanned invoices) and poppler-utils (pdftoppm).
+# start), tesseract with English (OCR of scanned invoices), poppler-utils (pdftoppm) and
+# chromium (the headless browser that drives the Temporal Web UI in a test).
 # Installs only what is missing, and only as root on a Debian-like machine; elsewhere it says
 # what to install and the tests that need a tool skip with the reason.
 set -euo pipefail
-packages=(dovecot-imapd tesseract-ocr tesseract-ocr-eng poppler-utils)
+packages=(dovecot-imapd tesseract-ocr tesseract-ocr-eng poppler-utils chromium)
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
