@@ -1,0 +1,1 @@
+"""Operators in the Temporal Web UI, driven in headless Chromium."""
