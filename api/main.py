@@ -39,6 +39,8 @@ from config.secret_key import secret_key
 from config.settings import Settings
 from store.async_db import make_async_engine
 from store.objects import S3ObjectStore, make_object_store
+from telemetry.read_model_metrics import ReadModelMetricsMiddleware, register_read_model_metrics
+from telemetry.tracing import API_SERVICE, flush_tracing, install_tracing
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         yield
         await hub.stop()
         await engine.dispose()
+        flush_tracing()
 
     app = FastAPI(
         title="Signoff API",
@@ -85,6 +88,8 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     install_problem_handlers(app)
     document_problems(app)
     app.add_middleware(RequestContextMiddleware)
+    register_read_model_metrics()
+    app.add_middleware(ReadModelMetricsMiddleware)
     api = APIRouter(prefix=API_PREFIX)
     routers = (
         auth,
@@ -114,6 +119,8 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
 def serve(settings: Settings) -> None:
     """Run the API with uvicorn until SIGINT/SIGTERM."""
     configure_json_logging()
+    # FastAPI makes each request's server span itself once a tracer provider is installed.
+    install_tracing(settings, API_SERVICE)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.api_host,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,15 @@ class Settings(BaseSettings):
     )
     worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    worker_metrics_port: int = Field(
+        default=9464, description="Prometheus /metrics of the worker's Temporal SDK; 0: off."
+    )
+    worker_metrics_host: str = "127.0.0.1"
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (e.g. http://otel:4318); unset: no tracing.",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -127,6 +137,30 @@ class Settings(BaseSettings):
     holiday_years_ahead: int = Field(
         default=2, ge=0, description="Years of public holidays resolved into a request's calendar."
     )
+
+    @field_validator("worker_metrics_port")
+    @classmethod
+    def _a_port_or_off(cls, port: int) -> int:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"SIGNOFF_WORKER_METRICS_PORT must be 0 (off) or 1-65535, not {port}")
+        return port
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _an_http_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None  # an empty variable means off, like an unset one
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+        except ValueError as error:
+            raise ValueError(f"SIGNOFF_OTEL_EXPORTER_OTLP_ENDPOINT is not a URL: {error}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"SIGNOFF_OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL like "
+                f"http://collector:4318, not {url!r}"
+            )
+        return url
 
     @model_validator(mode="after")
     def _oidc_needs_an_issuer(self) -> Settings:

@@ -32,6 +32,13 @@ from config.settings import Settings
 from erp.adapter import load_erp_adapter
 from store.db import make_engine
 from store.objects import make_object_store
+from telemetry.tracing import (
+    WORKER_SERVICE,
+    install_tracing,
+    shutdown_tracing,
+    worker_tracing_interceptors,
+)
+from telemetry.worker_metrics import prometheus_runtime
 from workers.schedules import ensure_mailbox_schedules, ensure_reply_schedule
 from workflows.approval import ApprovalWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -105,6 +112,7 @@ def build_worker(
             replies.process_reply_mailbox,
         ],
         activity_executor=executor,
+        interceptors=worker_tracing_interceptors(client, settings),
         max_cached_workflows=settings.worker_sticky_cache_size,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.worker_activity_threads,
@@ -114,7 +122,9 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish running activities and stop."""
-    client = await connect_temporal(settings)
+    tracer_provider = install_tracing(settings, WORKER_SERVICE)
+    # The SDK's metrics belong to the runtime its client is made with.
+    client = await connect_temporal(settings, runtime=prometheus_runtime(settings))
     engine = make_engine(settings.resolved_database_url())
     async with httpx.AsyncClient() as http:
         with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
@@ -124,6 +134,7 @@ async def run_worker(settings: Settings) -> None:
             log.info("%d AP mailbox(es) polled by their Schedules", polled)
             await _serve(worker, settings)
     engine.dispose()
+    shutdown_tracing(tracer_provider)
     log.info("worker stopped")
 
 

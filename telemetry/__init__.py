@@ -1,0 +1,1 @@
+"""Telemetry setup: OpenTelemetry tracing, the worker's SDK metrics, read-model gauges."""
