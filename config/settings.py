@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         default=None,
         description="Signs tokens and local file URLs; generated into the data folder if unset.",
     )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key ring for secrets at rest: ID:BASE64 entries (32-byte AES-256 keys), comma "
+            "separated, the first encrypting; generated into the data folder if unset."
+        ),
+    )
     jwt_issuer: str = "signoff"
     jwt_audience: str = "signoff-api"
     access_token_minutes: int = Field(default=15, ge=1)
