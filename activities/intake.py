@@ -38,6 +38,7 @@ from store.db import transaction
 from store.intake import add_log_entries, claim_keys, logged_uids, record_poll
 from store.invoice_tables import Mailbox
 from store.objects import ObjectStore
+from store.secret_box import SecretBox, secret_box
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,16 @@ class MailboxIntakeActivities:
         temporal: Client,
         settings: Settings,
         task_queue: str,
+        box: SecretBox | None = None,
     ) -> None:
-        """Keep the clients."""
+        """Keep the clients (the key ring from settings unless one is given)."""
         self.engine = engine
         self.objects = objects
         self.erp = erp
         self.temporal = temporal
         self.settings = settings
         self.task_queue = task_queue
+        self.box = box or secret_box(settings)
 
     @activity.defn(name="poll_invoice_mailbox")
     async def poll_invoice_mailbox(self, inp: PollMailboxInput) -> PollMailboxOutput:
@@ -120,8 +123,10 @@ class MailboxIntakeActivities:
             await asyncio.to_thread(_logout, imap)
 
     def _connect(self, mailbox: Mailbox) -> IMAPClient:
+        # Decrypted here, by id, and only for the login: the secret never leaves this frame.
+        password = self.box.decrypt(mailbox.secret, context=f"mailboxes.secret:{mailbox.id}")
         imap = IMAPClient(mailbox.host, port=mailbox.port, ssl=mailbox.tls, timeout=60)
-        imap.login(mailbox.username, mailbox.secret)
+        imap.login(mailbox.username, password)
         return imap
 
     def _fetch(self, imap: IMAPClient, mailbox: Mailbox) -> tuple[int, list[_Mail], bool]:

@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from activities.heartbeat import heartbeating
 from clients.mail import Mailer
-from clients.webhook_sender import Attempt, Target, WebhookSender, record
+from clients.webhook_sender import Attempt, WebhookSender, record
 from clients.webhooks import start_webhook_delivery
 from config.settings import Settings
 from notify.email import Person, compose
@@ -147,8 +147,12 @@ class NotificationActivities:
 
     async def _post(self, webhook: PlannedWebhook) -> Attempt:
         row = webhook.row
+        hook = webhook.hook
+        target = self.sender.target(hook.webhook_id, hook.url, hook.secret)
+        if isinstance(target, Attempt):
+            return target
         return await self.sender.post(
-            Target(webhook.hook.url, webhook.hook.secret),
+            target,
             webhook.delivery_id,
             str(row["event_type"]),
             row["payload"],

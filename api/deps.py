@@ -19,6 +19,7 @@ from api.problems import Problem, forbidden
 from api.security import InvalidToken, TokenService
 from config.settings import Settings
 from store.objects import LocalObjectStore, S3ObjectStore
+from store.secret_box import SecretBox
 from store.tables import User
 
 
@@ -32,6 +33,7 @@ class AppContext:
     tokens: TokenService
     objects: LocalObjectStore | S3ObjectStore
     hub: NotificationHub
+    secret_box: SecretBox
 
 
 @dataclass(frozen=True)

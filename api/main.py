@@ -39,6 +39,7 @@ from config.secret_key import secret_key
 from config.settings import Settings
 from store.async_db import make_async_engine
 from store.objects import S3ObjectStore, make_object_store
+from store.secret_box import secret_box
 from telemetry.read_model_metrics import ReadModelMetricsMiddleware, register_read_model_metrics
 from telemetry.tracing import API_SERVICE, flush_tracing, install_tracing
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         engine = make_async_engine(settings.resolved_database_url())
         client = temporal or await connect_temporal(settings, lazy=True)
         key = secret_key(settings)
+        box = secret_box(settings)  # a malformed key ring stops the start here, saying why
         objects = make_object_store(settings, key)
         if isinstance(objects, S3ObjectStore):
             try:
@@ -70,6 +72,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
             tokens=TokenService(settings, key),
             objects=objects,
             hub=hub,
+            secret_box=box,
         )
         yield
         await hub.stop()

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, update
 from config.settings import Settings
 from notify.webhooks import UnsafeTarget, check_target, sign
 from store.db import transaction
+from store.secret_box import SecretBox, SecretDecryptError, secret_box
 from store.tables import Webhook, WebhookDelivery
 
 
@@ -42,13 +43,29 @@ class Attempt:
 
 
 class WebhookSender:
-    """Signs and POSTs deliveries; the HTTP client and the engine are injected."""
+    """Signs and POSTs deliveries; the HTTP client, the engine and the key ring are injected."""
 
-    def __init__(self, engine: Engine, settings: Settings, http: httpx.AsyncClient) -> None:
-        """Keep the clients."""
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        box: SecretBox | None = None,
+    ) -> None:
+        """Keep the clients (the key ring from settings unless one is given)."""
         self.engine = engine
         self.settings = settings
         self.http = http
+        self.box = box or secret_box(settings)
+
+    def target(self, webhook_id: str, url: str, stored_secret: str) -> Target | Attempt:
+        """Where to send and the decrypted signing secret, or a failed attempt saying why."""
+        try:
+            secret = self.box.decrypt(stored_secret, context=f"webhooks.secret:{webhook_id}")
+        except SecretDecryptError as error:
+            # A key missing from the ring is fixable: fail (and retry), never send unsigned.
+            return Attempt("failed", str(error))
+        return Target(url, secret)
 
     async def attempt(self, delivery_id: str, timeout_seconds: float) -> Attempt:
         """Load a stored delivery, send it unless it was delivered, record the attempt."""
@@ -60,10 +77,13 @@ class WebhookSender:
             return Attempt("delivered", "delivered before")
         if hook is None or not hook.active:
             return Attempt("gone", "the webhook was deleted or deactivated")
-        target = Target(hook.url, hook.secret)
-        outcome = await self.post(
-            target, delivery.id, delivery.event_type, delivery.payload, timeout_seconds
-        )
+        target = self.target(hook.id, hook.url, hook.secret)
+        if isinstance(target, Attempt):
+            outcome = target
+        else:
+            outcome = await self.post(
+                target, delivery.id, delivery.event_type, delivery.payload, timeout_seconds
+            )
         await asyncio.to_thread(self._record_one, delivery.id, outcome)
         return outcome
 

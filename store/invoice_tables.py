@@ -25,7 +25,8 @@ class Mailbox(SQLModel, table=True):
     port: int
     tls: bool = True
     username: str = Field(max_length=320)
-    secret: str = Field(max_length=500)
+    # Stored encrypted (store.secret_box): 500 characters of password seal to at most ~2,750.
+    secret: str = Field(max_length=3000)
     folder: str = Field(default="INBOX", max_length=200)
     poll_seconds: int
     rules: dict[str, Any] = _json()

@@ -85,7 +85,7 @@ class Subscription:
     webhook_id: str
     event_types: tuple[str, ...]
     url: str
-    secret: str = field(repr=False)
+    secret: str = field(repr=False)  # as stored: decrypted only by the sender, to sign
 
 
 def subscribed_webhooks(session: Session, org_id: str) -> list[Subscription]:

@@ -34,6 +34,9 @@ class Org(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=200)
     calendar: dict[str, Any] = _json()
+    mfa_required: bool = Field(
+        default=False, description="ADMIN and MANAGEMENT users must use MFA to log in."
+    )
     created_at: datetime = _when()
 
 
@@ -54,6 +57,13 @@ class User(SQLModel, table=True):
     )
     failed_logins: int = 0
     locked_until: datetime | None = _when(nullable=True)
+    # TOTP secrets are stored encrypted (store.secret_box); pending until a code confirms it.
+    mfa_enabled: bool = False
+    totp_secret: str | None = Field(default=None, max_length=500)
+    totp_pending_secret: str | None = Field(default=None, max_length=500)
+    totp_last_step: int | None = Field(
+        default=None, description="The last TOTP time step accepted: a code is good only once."
+    )
     created_at: datetime = _when()
 
 
@@ -68,6 +78,19 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = _when()
     used_at: datetime | None = _when(nullable=True)
     revoked_at: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One MFA recovery code of a user, as a SHA-256 hash; good for one login."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=64)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
 
 
@@ -257,7 +280,7 @@ class Webhook(SQLModel, table=True):
     url: str = Field(max_length=2000)
     event_types: list[str] = _json()
     active: bool = True
-    secret: str = Field(max_length=200)
+    secret: str = Field(max_length=500)  # stored encrypted (store.secret_box)
     created_by: str = Field(max_length=64)
     created_at: datetime = _when()
     updated_at: datetime = _when()

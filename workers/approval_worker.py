@@ -32,6 +32,7 @@ from config.settings import Settings
 from erp.adapter import load_erp_adapter
 from store.db import make_engine
 from store.objects import make_object_store
+from store.secret_box import secret_box
 from telemetry.tracing import (
     WORKER_SERVICE,
     install_tracing,
@@ -75,7 +76,8 @@ def build_worker(
     read_model = ReadModelActivities(engine)
     directory = DirectoryActivities(engine)
     chosen_mailer = mailer or make_mailer(settings)
-    sender = WebhookSender(engine, settings, http or httpx.AsyncClient())
+    box = secret_box(settings)  # one key ring for every activity that opens a stored secret
+    sender = WebhookSender(engine, settings, http or httpx.AsyncClient(), box)
     notifications = NotificationActivities(
         engine, settings, chosen_mailer, sender, client, secret_key(settings), queue
     )
@@ -85,7 +87,7 @@ def build_worker(
     erp = load_erp_adapter(settings, engine)
     invoice_steps = InvoiceStepActivities(engine, objects, erp, settings)
     invoice_records = InvoiceRecordActivities(engine, chosen_mailer, settings)
-    intake = MailboxIntakeActivities(engine, objects, erp, client, settings, queue)
+    intake = MailboxIntakeActivities(engine, objects, erp, client, settings, queue, box)
     return Worker(
         client,
         task_queue=queue,

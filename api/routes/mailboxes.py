@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +24,7 @@ from schemas.invoice_api import (
     MailboxUpdate,
 )
 from store.invoice_tables import IntakeEntry, Mailbox
+from store.security_events import record_security_event
 
 router = APIRouter(tags=["mailboxes"])
 
@@ -56,6 +57,28 @@ async def _mailbox(session: AsyncSession, admin: AdminUser, mailbox_id: str) -> 
     return await owned(session, Mailbox, mailbox_id, admin.org_id, "mailbox")
 
 
+def _set_secret(
+    context: ContextDep,
+    session: AsyncSession,
+    admin: AdminUser,
+    request: Request,
+    row: Mailbox,
+    secret: str,
+    action: str,
+) -> None:
+    """Store the secret encrypted under the row's id, and record who set it (never what)."""
+    row.secret = context.secret_box.encrypt(secret, context=f"mailboxes.secret:{row.id}")
+    record_security_event(
+        session,
+        kind="secret_changed",
+        org_id=admin.org_id,
+        actor=admin.user_id,
+        ip=request.client.host if request.client else None,
+        subject=f"mailbox:{row.id}",
+        detail={"secret": "mailbox", "action": action},
+    )
+
+
 async def _sync_schedule(context: ContextDep, row: Mailbox) -> None:
     """The mailbox's Schedule as its row says: polling while active, gone otherwise."""
     if row.active:
@@ -68,7 +91,11 @@ async def _sync_schedule(context: ContextDep, row: Mailbox) -> None:
 
 @router.post("/mailboxes", response_model=MailboxOut, status_code=201)
 async def create_mailbox(
-    body: MailboxCreate, admin: AdminUser, session: SessionDep, context: ContextDep
+    body: MailboxCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    context: ContextDep,
+    request: Request,
 ) -> MailboxOut:
     """Add a mailbox; an active one is polled from now on."""
     now = datetime.now(UTC)
@@ -76,11 +103,12 @@ async def create_mailbox(
         id=f"mbx-{uuid.uuid4().hex[:20]}",
         org_id=admin.org_id,
         **body.model_dump(exclude={"secret", "rules"}),
-        secret=body.secret.get_secret_value(),
+        secret="",
         rules=body.rules.model_dump(mode="json"),
         created_at=now,
         updated_at=now,
     )
+    _set_secret(context, session, admin, request, row, body.secret.get_secret_value(), "set")
     session.add(row)
     await session.flush()
     # The Schedule first: if Temporal is down the mailbox is not saved and the caller retries.
@@ -115,6 +143,7 @@ async def update_mailbox(
     admin: AdminUser,
     session: SessionDep,
     context: ContextDep,
+    request: Request,
 ) -> MailboxOut:
     """Change settings; the Schedule follows (a deactivated mailbox is no longer polled)."""
     row = await _mailbox(session, admin, mailbox_id)
@@ -123,7 +152,8 @@ async def update_mailbox(
         if value is not None:
             setattr(row, name, value)
     if body.secret is not None:
-        row.secret = body.secret.get_secret_value()
+        secret = body.secret.get_secret_value()
+        _set_secret(context, session, admin, request, row, secret, "changed")
     if body.rules is not None:
         row.rules = body.rules.model_dump(mode="json")
     row.updated_at = datetime.now(UTC)

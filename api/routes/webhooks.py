@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +22,7 @@ from schemas.notifications import (
     WebhookOut,
     WebhookUpdate,
 )
+from store.security_events import record_security_event
 from store.tables import Webhook, WebhookDelivery
 
 router = APIRouter(tags=["webhooks"])
@@ -55,6 +56,29 @@ async def _safe_url(context: ContextDep, url: str) -> str:
     return url
 
 
+def _new_secret(
+    context: ContextDep,
+    session: SessionDep,
+    admin: AdminUser,
+    request: Request,
+    hook: Webhook,
+    action: str,
+) -> str:
+    """A fresh signing secret, stored encrypted under the hook's id; the event names no secret."""
+    secret = secrets.token_urlsafe(32)
+    hook.secret = context.secret_box.encrypt(secret, context=f"webhooks.secret:{hook.id}")
+    record_security_event(
+        session,
+        kind="secret_changed",
+        org_id=admin.org_id,
+        actor=admin.user_id,
+        ip=request.client.host if request.client else None,
+        subject=f"webhook:{hook.id}",
+        detail={"secret": "webhook", "action": action},
+    )
+    return secret
+
+
 async def _hook(session: SessionDep, admin: AdminUser, webhook_id: str) -> Webhook:
     hook = await session.get(Webhook, webhook_id)
     if hook is None or hook.org_id != admin.org_id:
@@ -64,23 +88,27 @@ async def _hook(session: SessionDep, admin: AdminUser, webhook_id: str) -> Webho
 
 @router.post("/webhooks", response_model=WebhookOut, status_code=201)
 async def create_webhook(
-    body: WebhookCreate, admin: AdminUser, session: SessionDep, context: ContextDep
+    body: WebhookCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    context: ContextDep,
+    request: Request,
 ) -> WebhookOut:
     """Register an endpoint; its signing secret is in this answer and never again."""
     url = await _safe_url(context, str(body.url))
     now = datetime.now(UTC)
-    secret = secrets.token_urlsafe(32)
     hook = Webhook(
         id=f"whk-{uuid.uuid4().hex[:16]}",
         org_id=admin.org_id,
         url=url,
         event_types=_event_types(body.event_types),
         active=body.active,
-        secret=secret,
+        secret="",
         created_by=admin.user_id,
         created_at=now,
         updated_at=now,
     )
+    secret = _new_secret(context, session, admin, request, hook, "created")
     session.add(hook)
     await session.commit()
     return _out(hook, secret)
@@ -130,6 +158,23 @@ async def update_webhook(
     session.add(hook)
     await session.commit()
     return _out(hook)
+
+
+@router.post("/webhooks/{webhook_id}/rotate-secret", response_model=WebhookOut)
+async def rotate_webhook_secret(
+    webhook_id: str,
+    admin: AdminUser,
+    session: SessionDep,
+    context: ContextDep,
+    request: Request,
+) -> WebhookOut:
+    """A new signing secret, in this answer and never again; the old one stops signing now."""
+    hook = await _hook(session, admin, webhook_id)
+    secret = _new_secret(context, session, admin, request, hook, "rotated")
+    hook.updated_at = datetime.now(UTC)
+    session.add(hook)
+    await session.commit()
+    return _out(hook, secret)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
