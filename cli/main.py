@@ -10,12 +10,16 @@ import sys
 import typer
 
 from cli.request_commands import app as request_app
+from cli.secret_commands import app as secrets_app
+from cli.user_commands import app as users_app
 from config.settings import get_settings
 
 app = typer.Typer(
     help="Signoff: durable approvals and AP automation on Temporal.", no_args_is_help=True
 )
 app.add_typer(request_app, name="request")
+app.add_typer(users_app, name="users")
+app.add_typer(secrets_app, name="secrets")
 db_app = typer.Typer(help="The SQL database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 temporal_app = typer.Typer(help="The local Temporal dev server.", no_args_is_help=True)

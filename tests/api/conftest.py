@@ -3,6 +3,7 @@ test dev server and database, reached over HTTP."""
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -26,6 +27,8 @@ from store.tables import Org, User
 from store.upsert import insert_missing
 
 SECRET = "test-secret-key-for-signoff-api-tests-only"
+# One key ring for every stack on the shared test database, as every replica shares one.
+ENCRYPTION_KEYS = "test:" + base64.urlsafe_b64encode(b"signoff-api-tests-aes-256-key-32").decode()
 OTHER_ORG = "globex"
 OTHER_USERS = [
     ("globex-admin", "admin@globex.test", ["ADMIN"]),
@@ -100,6 +103,7 @@ def stack_env(
             "SIGNOFF_DATABASE_URL": database_url,
             "SIGNOFF_DATA_DIR": str(folder),
             "SIGNOFF_SECRET_KEY": SECRET,
+            "SIGNOFF_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
             "SIGNOFF_API_PORT": str(port),
             "SIGNOFF_UPLOAD_MAX_BYTES": str(2 * 1024 * 1024),
             "SIGNOFF_INVOICE_MAX_BYTES": str(2 * 1024 * 1024),

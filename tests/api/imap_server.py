@@ -170,7 +170,7 @@ def dovecot_binary() -> str | None:
     )
 
 
-def start_dovecot(folder: Path) -> Dovecot:
+def start_dovecot(folder: Path, password: str = PASSWORD) -> Dovecot:
     """dovecot on a free loopback port, serving one plain-text login, mail kept in `folder`."""
     binary = dovecot_binary()
     if binary is None:
@@ -190,7 +190,7 @@ def start_dovecot(folder: Path) -> Dovecot:
             f"default_internal_user = {me}\ndefault_login_user = {me}\n"
             f"default_internal_group = {group}\nservice anvil {{\n  chroot =\n}}\n"
         )
-    (folder / "users").write_text(f"{USERNAME}:{{PLAIN}}{PASSWORD}\n")
+    (folder / "users").write_text(f"{USERNAME}:{{PLAIN}}{password}\n")
     port = free_port()
     config = folder / "dovecot.conf"
     config.write_text(
@@ -207,7 +207,7 @@ def start_dovecot(folder: Path) -> Dovecot:
         process = subprocess.Popen(
             [binary, "-F", "-c", str(config)], stdout=output, stderr=subprocess.STDOUT
         )
-    server = Dovecot("127.0.0.1", port, folder, process)
+    server = Dovecot("127.0.0.1", port, folder, process, password=password)
     deadline = time.monotonic() + 30
     while True:
         try:
