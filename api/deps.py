@@ -74,6 +74,14 @@ async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address (uvicorn takes X-Forwarded-For from trusted proxies only)."""
+    return request.client.host if request.client else None
+
+
+ClientIp = Annotated[str | None, Depends(client_ip)]
+
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 

@@ -25,7 +25,9 @@ from api.routes import (
     invoice_reports,
     invoices,
     mailboxes,
+    mfa,
     notifications,
+    org_settings,
     purchase_orders,
     requests,
     suppliers,
@@ -96,7 +98,9 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     routers = (
         auth,
+        mfa,
         users,
+        org_settings,
         templates,
         requests,
         decisions,

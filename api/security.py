@@ -27,6 +27,13 @@ def hash_password(password: str) -> str:
     return PASSWORDS.hash(password)
 
 
+# A password login of an MFA user yields a challenge; one who must enrol first gets an
+# enrolment token that only the enrolment endpoints accept. Neither is an access token.
+MFA_CHALLENGE = "mfa"
+MFA_ENROLMENT = "mfa_enrolment"
+MFA_TOKEN_SECONDS = 300
+
+
 class InvalidToken(Exception):
     """A token that is missing, malformed, forged, expired or of the wrong kind."""
 
@@ -72,6 +79,18 @@ class TokenService:
         """A refresh token of a login's family; each is good for one rotation."""
         lifetime = timedelta(days=self.settings.refresh_token_days)
         return self._issue({"sub": user_id, "fam": family_id, "typ": "refresh"}, lifetime)
+
+    def issue_mfa(self, user_id: str, kind: str) -> IssuedToken:
+        """A 5-minute token of MFA_CHALLENGE (second login step) or MFA_ENROLMENT (enrol only)."""
+        if kind not in (MFA_CHALLENGE, MFA_ENROLMENT):
+            raise ValueError(f"not an MFA token kind: {kind!r}")
+        return self._issue({"sub": user_id, "typ": kind}, timedelta(seconds=MFA_TOKEN_SECONDS))
+
+    def decode_mfa(self, token: str, kind: str) -> dict[str, Any]:
+        """The claims of a valid MFA challenge or enrolment token."""
+        if kind not in (MFA_CHALLENGE, MFA_ENROLMENT):
+            raise ValueError(f"not an MFA token kind: {kind!r}")
+        return self._decode_own(token, kind)
 
     def _decode_own(self, token: str, kind: str) -> dict[str, Any]:
         try:

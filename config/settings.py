@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+    mfa_issuer: str = Field(
+        default="Signoff",
+        min_length=1,
+        max_length=100,
+        description="The issuer name authenticator apps show beside a TOTP entry.",
+    )
 
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     signed_url_seconds: int = Field(default=300, ge=1)

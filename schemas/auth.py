@@ -66,6 +66,7 @@ class Me(BaseModel):
     email: str
     name: str
     roles: list[str]
+    mfa_enabled: bool = False
 
 
 class UserCreate(BaseModel):
@@ -75,6 +76,9 @@ class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     roles: list[str] = Field(default_factory=lambda: ["USER"], min_length=1)
     password: str | None = Field(default=None, min_length=12, max_length=1000)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why, for the security audit trail."
+    )
 
     @field_validator("roles")
     @classmethod
@@ -89,6 +93,9 @@ class UserUpdate(BaseModel):
     roles: list[str] | None = Field(default=None, min_length=1)
     active: bool | None = None
     password: str | None = Field(default=None, min_length=12, max_length=1000)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why, for the security audit trail."
+    )
 
     @field_validator("roles")
     @classmethod
@@ -105,6 +112,7 @@ class UserOut(BaseModel):
     name: str
     roles: list[str]
     active: bool
+    mfa_enabled: bool = False
     created_at: datetime
 
 

@@ -1,20 +1,21 @@
-"""The org's users and their roles (ADMIN only)."""
+"""The org's users and their roles (ADMIN only); each change is a security event."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminUser, SessionDep
+from api.deps import AdminUser, ClientIp, SessionDep
 from api.problems import conflict, not_found
 from api.security import hash_password
 from schemas.auth import UserCreate, UserOut, UserPage, UserUpdate
+from store.security_events import record_security_event
 from store.tables import User
 
 router = APIRouter(tags=["users"])
@@ -25,8 +26,10 @@ def _out(user: User) -> UserOut:
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-async def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserOut:
-    """Add a user to the caller's org."""
+async def create_user(
+    body: UserCreate, admin: AdminUser, session: SessionDep, ip: ClientIp
+) -> UserOut:
+    """Add a user to the caller's org (an optional `reason` goes to the audit trail)."""
     hashed = await run_in_threadpool(hash_password, body.password) if body.password else None
     user = User(
         id=f"usr-{uuid.uuid4().hex[:16]}",
@@ -38,6 +41,16 @@ async def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -
         created_at=datetime.now(UTC),
     )
     session.add(user)
+    record_security_event(
+        session,
+        kind="user_created",
+        org_id=admin.org_id,
+        actor=admin.user_id,
+        ip=ip,
+        subject=f"user:{user.id}",
+        reason=body.reason,
+        detail={"email": user.email, "roles": list(user.roles)},
+    )
     try:
         await session.commit()
     except IntegrityError:
@@ -61,25 +74,44 @@ async def list_users(
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 async def update_user(
-    user_id: str, body: UserUpdate, admin: AdminUser, session: SessionDep
+    user_id: str, body: UserUpdate, admin: AdminUser, session: SessionDep, ip: ClientIp
 ) -> UserOut:
-    """Change a user's name, roles, active flag or password."""
+    """Change a user's name, roles, active flag or password (`reason` goes to the audit trail)."""
     user = await session.get(User, user_id)
     if user is None or user.org_id != admin.org_id:
         raise not_found("user")
+    target = user.id
+
+    def audit(kind: str, detail: dict[str, Any]) -> None:
+        record_security_event(
+            session,
+            kind=kind,
+            org_id=admin.org_id,
+            actor=admin.user_id,
+            ip=ip,
+            subject=f"user:{target}",
+            reason=body.reason,
+            detail=detail,
+        )
+
     if body.name is not None:
         user.name = body.name
     if body.roles is not None:
         if user.id == admin.user_id and "ADMIN" not in body.roles:
             raise conflict("you cannot take the ADMIN role from yourself")
+        if body.roles != list(user.roles):
+            audit("role_changed", {"from": list(user.roles), "to": body.roles})
         user.roles = body.roles
     if body.active is not None:
         if user.id == admin.user_id and not body.active:
             raise conflict("you cannot deactivate yourself")
+        if user.active and not body.active:
+            audit("user_deactivated", {})
         user.active = body.active
     if body.password is not None:
         user.password_hash = await run_in_threadpool(hash_password, body.password)
         user.failed_logins, user.locked_until = 0, None
+        audit("secret_changed", {"what": "password"})
     session.add(user)
     await session.commit()
     return _out(user)

@@ -1,0 +1,270 @@
+"""The caller's own MFA: TOTP enrolment, recovery codes, turning it off."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import col, delete
+
+from api.deps import ClientIp, ContextDep, CurrentUser, SessionDep, current_principal
+from api.mfa_codes import matching_step, new_totp_secret, provisioning
+from api.problems import Problem, conflict
+from api.routes.auth import issue_token_pair
+from api.second_factor import (
+    mfa_mandatory,
+    pending_totp_context,
+    replace_recovery_codes,
+    totp_context,
+    verify_second_factor,
+)
+from api.security import MFA_ENROLMENT, InvalidToken
+from schemas.mfa import (
+    MfaConfirmed,
+    MfaDisableInput,
+    RecoveryCodes,
+    TotpCodeInput,
+    TotpEnrolment,
+)
+from store.security_events import record_security_event
+from store.tables import Org, RecoveryCode, User
+
+router = APIRouter(tags=["mfa"])
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+# Secrets and recovery codes must not linger in caches or proxies.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class Enrolling:
+    """Who enrols, and whether with an enrolment token from the login (not an access token)."""
+
+    user: User
+    by_enrolment_token: bool
+
+
+async def enrolling_user(
+    context: ContextDep, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
+) -> Enrolling:
+    """The caller by access token, or by the enrolment token a login handed out."""
+    if token:
+        try:
+            claims = context.tokens.decode_mfa(token, MFA_ENROLMENT)
+        except InvalidToken:
+            pass  # not an enrolment token: perhaps an access token
+        else:
+            user = await session.get(User, str(claims["sub"]))
+            if user is None or not user.active:
+                raise Problem(401, "the token's user does not exist or is inactive")
+            return Enrolling(user, by_enrolment_token=True)
+    principal = await current_principal(context, session, token)
+    user = await session.get(User, principal.user_id)
+    if user is None:
+        raise Problem(401, "the token's user does not exist or is inactive")
+    return Enrolling(user, by_enrolment_token=False)
+
+
+EnrollingUser = Annotated[Enrolling, Depends(enrolling_user)]
+
+
+async def _own_row(session: SessionDep, caller: CurrentUser) -> User:
+    user = await session.get(User, caller.user_id)
+    if user is None:
+        raise Problem(401, "the token's user does not exist or is inactive")
+    return user
+
+
+@router.post(
+    "/me/mfa/totp",
+    response_model=TotpEnrolment,
+    responses={409: {"description": "MFA is on already"}},
+)
+async def start_totp(
+    enrolling: EnrollingUser, context: ContextDep, session: SessionDep, response: Response
+) -> TotpEnrolment:
+    """Start TOTP enrolment: a new secret (shown only here), its otpauth URI and QR code.
+
+    Accepts an access token or a login's `enrollment_token`. Starting again replaces a
+    secret not yet confirmed."""
+    user = enrolling.user
+    if user.mfa_enabled:
+        raise conflict("MFA is on already; turn it off first to enrol a new device")
+    secret = new_totp_secret()
+    user.totp_pending_secret = context.secret_box.encrypt(
+        secret, context=pending_totp_context(user.id)
+    )
+    session.add(user)
+    await session.commit()
+    response.headers.update(_NO_STORE)
+    shown = provisioning(secret, user.email, context.settings.mfa_issuer)
+    return TotpEnrolment(secret=shown.secret, otpauth_uri=shown.otpauth_uri, qr_svg=shown.qr_svg)
+
+
+@router.post(
+    "/me/mfa/totp/confirm",
+    response_model=MfaConfirmed,
+    responses={
+        409: {"description": "No enrolment started, or MFA is on already"},
+        422: {"description": "The code does not match the new secret"},
+    },
+)
+async def confirm_totp(
+    body: TotpCodeInput,
+    enrolling: EnrollingUser,
+    context: ContextDep,
+    session: SessionDep,
+    ip: ClientIp,
+    response: Response,
+) -> MfaConfirmed:
+    """Turn MFA on with a code of the new secret: 10 recovery codes, shown only now.
+
+    With a login's `enrollment_token` the answer also holds the login's tokens."""
+    user = enrolling.user
+    if user.mfa_enabled:
+        raise conflict("MFA is on already")
+    if user.totp_pending_secret is None:
+        raise conflict("no enrolment is waiting: POST /api/v1/me/mfa/totp first")
+    secret = context.secret_box.decrypt(
+        user.totp_pending_secret, context=pending_totp_context(user.id)
+    )
+    step = matching_step(secret, body.code, after=None, now=datetime.now(UTC).timestamp())
+    if step is None:
+        raise Problem(
+            422, "the code does not match the new secret; check the device's clock and retry"
+        )
+    user.totp_secret = context.secret_box.encrypt(secret, context=totp_context(user.id))
+    user.totp_pending_secret = None
+    user.mfa_enabled = True
+    user.totp_last_step = step  # the confirming code cannot log in as well
+    session.add(user)
+    codes = await replace_recovery_codes(session, user.id)
+    via = "enrollment_token" if enrolling.by_enrolment_token else "session"
+    record_security_event(
+        session,
+        kind="mfa_enrolled",
+        org_id=user.org_id,
+        actor=user.id,
+        ip=ip,
+        subject=f"user:{user.id}",
+        detail={"method": "totp", "via": via},
+    )
+    response.headers.update(_NO_STORE)
+    if not enrolling.by_enrolment_token:
+        await session.commit()
+        return MfaConfirmed(recovery_codes=codes)
+    user.failed_logins, user.locked_until = 0, None
+    record_security_event(
+        session,
+        kind="login_succeeded",
+        org_id=user.org_id,
+        actor=user.id,
+        ip=ip,
+        subject=f"user:{user.id}",
+        detail={"mfa": "enrolment"},
+    )
+    tokens = await issue_token_pair(context, session, user, uuid.uuid4().hex)
+    return MfaConfirmed(recovery_codes=codes, tokens=tokens)
+
+
+@router.post(
+    "/me/mfa/recovery-codes",
+    response_model=RecoveryCodes,
+    responses={
+        403: {"description": "Wrong, replayed or expired code"},
+        409: {"description": "MFA is off"},
+        429: {"description": "Locked"},
+    },
+)
+async def regenerate_recovery_codes(
+    body: TotpCodeInput,
+    caller: CurrentUser,
+    context: ContextDep,
+    session: SessionDep,
+    ip: ClientIp,
+    response: Response,
+) -> RecoveryCodes:
+    """New recovery codes for a current TOTP code; the old ones stop working."""
+    user = await _own_row(session, caller)
+    if not user.mfa_enabled:
+        raise conflict("MFA is off; there are no recovery codes")
+    await verify_second_factor(
+        session,
+        context.secret_box,
+        context.settings,
+        user,
+        code=body.code,
+        recovery_code=None,
+        ip=ip,
+        purpose="recovery_codes",
+        refusal_status=403,
+    )
+    codes = await replace_recovery_codes(session, user.id)
+    record_security_event(
+        session,
+        kind="secret_changed",
+        org_id=user.org_id,
+        actor=user.id,
+        ip=ip,
+        subject=f"user:{user.id}",
+        detail={"what": "recovery_codes"},
+    )
+    await session.commit()
+    response.headers.update(_NO_STORE)
+    return RecoveryCodes(recovery_codes=codes)
+
+
+@router.delete(
+    "/me/mfa",
+    status_code=204,
+    responses={
+        403: {"description": "Wrong, replayed or used code"},
+        409: {"description": "MFA is off, or the org requires it for the caller's role"},
+        429: {"description": "Locked"},
+    },
+)
+async def disable_mfa(
+    body: MfaDisableInput,
+    caller: CurrentUser,
+    context: ContextDep,
+    session: SessionDep,
+    ip: ClientIp,
+) -> Response:
+    """Turn MFA off with a current code or a recovery code (not where the org requires it)."""
+    user = await _own_row(session, caller)
+    if not user.mfa_enabled:
+        raise conflict("MFA is off already")
+    if mfa_mandatory(await session.get(Org, user.org_id), user.roles):
+        raise conflict("your org requires MFA for ADMIN and MANAGEMENT; it stays on")
+    method = await verify_second_factor(
+        session,
+        context.secret_box,
+        context.settings,
+        user,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        ip=ip,
+        purpose="disable",
+        refusal_status=403,
+    )
+    user.mfa_enabled = False
+    user.totp_secret = user.totp_pending_secret = None
+    user.totp_last_step = None
+    session.add(user)
+    await session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+    record_security_event(
+        session,
+        kind="mfa_disabled",
+        org_id=user.org_id,
+        actor=user.id,
+        ip=ip,
+        subject=f"user:{user.id}",
+        reason=body.reason,
+        detail={"proved_by": method},
+    )
+    await session.commit()
+    return Response(status_code=204)
