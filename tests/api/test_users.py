@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
+from store.security_events import SecurityEvent
 from store.tables import User
 from tests.api.conftest import as_user, login
 
@@ -255,3 +256,48 @@ async def test_users_routes_need_a_token(http: httpx.AsyncClient) -> None:
     problem(await http.post(USERS, json=body), 401)
     problem(await http.get(USERS), 401)
     problem(await http.patch(f"{USERS}/acme-rita", json={"roles": ["ADMIN"]}), 401)
+
+
+async def test_user_changes_are_security_events(http: httpx.AsyncClient, engine: Engine) -> None:
+    admin = await as_user(http, "admin@acme.test")
+    body = {"email": new_email(), "name": "Audited", "roles": ["USER"], "reason": "new hire"}
+    created = await http.post(USERS, json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    change = {"roles": ["USER", "MANAGEMENT"], "reason": "promoted, ticket 9"}
+    promoted = await http.patch(f"{USERS}/{user_id}", json=change, headers=admin)
+    assert promoted.status_code == 200, promoted.text
+    same = await http.patch(f"{USERS}/{user_id}", json={"roles": change["roles"]}, headers=admin)
+    assert same.status_code == 200, same.text  # no change, no event
+    gone = {"active": False, "password": PASSWORD, "reason": "left"}
+    assert (await http.patch(f"{USERS}/{user_id}", json=gone, headers=admin)).status_code == 200
+    refused = await http.patch(f"{USERS}/acme-admin", json={"active": False}, headers=admin)
+    assert refused.status_code == 409  # refused changes leave no event
+
+    with Session(engine) as session:
+        rows = session.exec(
+            select(SecurityEvent)
+            .where(col(SecurityEvent.subject) == f"user:{user_id}")
+            .order_by(col(SecurityEvent.id))
+        ).all()
+        self_deactivated = session.exec(
+            select(SecurityEvent).where(
+                col(SecurityEvent.subject) == "user:acme-admin",
+                col(SecurityEvent.kind) == "user_deactivated",
+            )
+        ).all()
+    assert not self_deactivated
+    audited = list(rows)
+    assert [r.kind for r in audited] == [
+        "user_created",
+        "role_changed",
+        "user_deactivated",
+        "secret_changed",
+    ]
+    for row in audited:
+        assert row.actor == "acme-admin" and row.org_id == "acme" and row.ip == "127.0.0.1"
+        assert row.subject == f"user:{user_id}"
+    assert [r.reason for r in audited] == ["new hire", "promoted, ticket 9", "left", "left"]
+    assert audited[1].detail == {"from": ["USER"], "to": ["USER", "MANAGEMENT"]}
+    assert audited[3].detail == {"what": "password"}
+    assert PASSWORD not in str([r.detail for r in rows])
