@@ -1,0 +1,484 @@
+"""Approval throughput of one worker process versus two, and a worker's memory with many open
+requests waiting on their timers.
+
+Everything runs against one Temporal dev server of its own (a temporary SQLite file, Signoff's
+search attributes registered) and one Signoff SQL database; the workers are real `signoff
+worker` processes on the same task queue, the load comes from this process through the
+Temporal client (update-with-start, then two approve updates, as the API does).
+
+(a) N two-level requests with one worker, (b) the same with a second worker polling too, then
+one worker again (its two runs are combined, so a server that slows as its history grows
+weighs on both sides alike): requests/s and the ratio two/one. The CPU each process used in
+each run (utime + stime from /proc) says where the limit is: on a machine with few cores the
+Temporal server, the workers and the load generator compete for the same CPU.
+(c) A fresh worker, then M requests whose levels have a 30-day TAT, so each waits on its
+reminder timer: the worker's RSS before and after, and per open request. Workflows in the
+worker's sticky cache (SIGNOFF_WORKER_STICKY_CACHE_SIZE, 2000 by default) hold their state
+in memory; the others cost the worker nothing until a timer or a decision wakes them.
+Prints one JSON line.
+
+    .venv/bin/python bench/worker_scale.py [--requests 400] [--concurrency 50]
+        [--open-requests 10000] [--sticky-cache-size N] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import Engine, func, select  # noqa: E402
+from temporalio.api.enums.v1 import TaskQueueType  # noqa: E402
+from temporalio.api.taskqueue.v1 import TaskQueue  # noqa: E402
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest  # noqa: E402
+from temporalio.client import Client  # noqa: E402
+
+from clients.approvals import send_update, start_request  # noqa: E402
+from clients.temporal import connect_temporal  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from devstack.temporal import (  # noqa: E402
+    installed_binary,
+    register_search_attributes,
+    start_dev_server,
+    wait_until_serving,
+)
+from schemas.approval import ApprovalInput, ApproveInput  # noqa: E402
+from store.db import make_engine, transaction  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from store.tables import Org, RequestRecord, Template, User  # noqa: E402
+from store.upsert import insert_missing  # noqa: E402
+from tests.factories import always_open_calendar, approval_input, level  # noqa: E402
+from workflows.approval import ApprovalWorkflow  # noqa: E402
+
+ORG = "wscale"
+SECRET = "bench-secret-key-not-for-production"
+TICKS = os.sysconf("SC_CLK_TCK")
+CORES = os.cpu_count() or 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process, from VmRSS in /proc/PID/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (not idle, not iowait)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / TICKS
+
+
+def _mib(size: float) -> float:
+    return round(size / 2**20, 1)
+
+
+@dataclass
+class CpuMeter:
+    """CPU used by named processes (and by the whole machine) between start and stop."""
+
+    pids: dict[str, int]
+    started: dict[str, float] = field(default_factory=dict)
+    wall: float = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        """Read every counter now."""
+        self.started = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.started["machine"] = machine_busy_seconds()
+        self.wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Read them again."""
+        self.wall = time.perf_counter() - self.wall
+        used = {name: cpu_seconds(pid) - self.started[name] for name, pid in self.pids.items()}
+        used["machine"] = machine_busy_seconds() - self.started["machine"]
+        self.used = used
+
+    def per_item(self, count: int) -> dict[str, float]:
+        """CPU milliseconds each process of ours spent per item of work."""
+        return {
+            name: round(1000 * seconds / count, 1)
+            for name, seconds in self.used.items()
+            if name != "machine"
+        }
+
+    def cores(self) -> dict[str, float]:
+        """Average cores each process kept busy; `others` is the rest of the machine's load."""
+        cores = {name: round(seconds / self.wall, 2) for name, seconds in self.used.items()}
+        ours = sum(v for k, v in self.used.items() if k != "machine")
+        cores["others"] = round(max(0.0, self.used["machine"] - ours) / self.wall, 2)
+        return cores
+
+
+@dataclass
+class WorkerProcess:
+    """One `signoff worker` process and its log."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        """The worker's process id (its Temporal identity is pid@host)."""
+        return self.process.pid
+
+    def stop(self) -> None:
+        """SIGTERM, as Kubernetes does, and wait for the graceful shutdown."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+
+def seed(engine: Engine) -> None:
+    """One org open around the clock with a requester, two approvers and the template."""
+    now = datetime.now(UTC)
+    calendar = always_open_calendar()
+    org = {"id": ORG, "name": ORG, "calendar": calendar.model_dump(mode="json"), "created_at": now}
+    users = [
+        {
+            "id": uid,
+            "org_id": ORG,
+            "email": f"{uid}@bench.test",
+            "name": uid,
+            "roles": ["USER"],
+            "active": True,
+            "failed_logins": 0,
+            "created_at": now,
+        }
+        for uid in ("rita", "mia", "fay")
+    ]
+    body = _input(8).template.model_dump(mode="json")
+    template = {
+        "org_id": ORG,
+        "key": "purchase",
+        "version": 1,
+        "name": body["name"],
+        "body": body,
+        "created_by": None,
+        "created_at": now,
+        "deleted_at": None,
+    }
+    with transaction(engine) as session:
+        insert_missing(session, Org, [org], ["id"])
+        insert_missing(session, User, users, ["id"])
+        insert_missing(session, Template, [template], ["org_id", "key", "version"])
+
+
+def _input(hours: float) -> ApprovalInput:
+    return approval_input(
+        [level("Manager", ["mia"], hours=hours), level("Finance", ["fay"], hours=hours)],
+        calendar=always_open_calendar(),
+        org_id=ORG,
+    )
+
+
+QUICK, WAITING = _input(8), _input(24 * 30)
+
+
+async def _approve_twice(client: Client, queue: str) -> None:
+    handle, _opened = await start_request(client, queue, QUICK)
+    await send_update(handle, ApprovalWorkflow.approve, ApproveInput(actor="mia"))
+    await send_update(handle, ApprovalWorkflow.approve, ApproveInput(actor="fay"))
+    await handle.result()
+
+
+async def _in_parallel(work: Callable[[int], Awaitable[None]], count: int, width: int) -> None:
+    gate = asyncio.Semaphore(width)
+
+    async def one(i: int) -> None:
+        async with gate:
+            await work(i)
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+
+
+@dataclass
+class Stack:
+    """The dev server, the SQL database, the client and how to start workers."""
+
+    client: Client
+    server_pid: int
+    queue: str
+    environment: dict[str, str]
+    scratch: Path
+    engine: Engine
+    workers: list[WorkerProcess]
+
+    async def start_worker(self, **settings: str) -> WorkerProcess:
+        """A `signoff worker` process, returned once Temporal lists it among the pollers."""
+        signoff = installed_binary("signoff")
+        assert signoff, "the signoff command is missing: pip install -e ."
+        log = self.scratch / f"worker-{len(self.workers) + 1}.log"
+        process = subprocess.Popen(
+            [signoff, "worker"],
+            env=self.environment | settings,
+            cwd=self.scratch,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        worker = WorkerProcess(process, log)
+        self.workers.append(worker)
+        await self._wait_polling(worker)
+        return worker
+
+    async def _wait_polling(self, worker: WorkerProcess) -> None:
+        request = DescribeTaskQueueRequest(
+            namespace=self.client.namespace,
+            task_queue=TaskQueue(name=self.queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        for _ in range(600):
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"the worker exited: {worker.log.read_text()[-2000:]}")
+            pollers = (await self.client.workflow_service.describe_task_queue(request)).pollers
+            if any(p.identity.startswith(f"{worker.pid}@") for p in pollers):
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError("the worker never polled its task queue")
+
+    def cpu(self, workers: list[WorkerProcess]) -> CpuMeter:
+        """A meter over the server, these workers and this process (the load generator)."""
+        pids = {"temporal_server": self.server_pid, "load_generator": os.getpid()}
+        pids |= {f"worker_{n}": w.pid for n, w in enumerate(workers, 1)}
+        return CpuMeter(pids)
+
+    async def throughput(self, workers: list[WorkerProcess], count: int, width: int) -> Any:
+        """Requests/s of `count` start + two approvals at `width` in flight, with their CPU."""
+        with self.cpu(workers) as meter:
+            await _in_parallel(lambda _: _approve_twice(self.client, self.queue), count, width)
+        return {
+            "requests_per_s": round(count / meter.wall, 2),
+            "cpu_cores": meter.cores(),
+            "cpu_ms_per_request": meter.per_item(count),
+        }
+
+    def open_requests(self) -> int:
+        """Requests of the bench org the read model holds as IN_PROGRESS."""
+        with self.engine.connect() as connection:
+            query = select(func.count()).where(
+                RequestRecord.org_id == ORG,  # type: ignore[arg-type]
+                RequestRecord.status == "IN_PROGRESS",  # type: ignore[arg-type]
+            )
+            return int(connection.execute(query).scalar_one())
+
+
+async def wait_idle(pid: int, quiet_seconds: float = 3.0, limit: float = 300.0) -> None:
+    """Until the process used almost no CPU for `quiet_seconds` (its backlog is done)."""
+    deadline = time.monotonic() + limit
+    quiet_since = time.monotonic()
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        now = cpu_seconds(pid)
+        if now - last > 0.05:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_seconds:
+            return
+        last = now
+
+
+async def sticky_cache_size(http: httpx.AsyncClient, port: int) -> int | None:
+    """Workflows in the worker's cache, from its Prometheus metrics (None if not exported)."""
+    try:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.HTTPError:
+        return None
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("temporal_sticky_cache_size")
+    ]
+    return int(sum(values)) if values else None
+
+
+async def scaling(stack: Stack, requests: int, width: int) -> dict[str, Any]:
+    """(a) one worker, (b) two workers, then one again; the ratio two/one."""
+    first = await stack.start_worker()
+    await _in_parallel(lambda _: _approve_twice(stack.client, stack.queue), 20, 10)
+    one_before = await stack.throughput([first], requests // 2, width)
+    second = await stack.start_worker()
+    # Both workers' sandboxes warm before measuring.
+    await _in_parallel(lambda _: _approve_twice(stack.client, stack.queue), 20, 10)
+    two = await stack.throughput([first, second], requests, width)
+    second.stop()
+    one_after = await stack.throughput([first], requests - requests // 2, width)
+    first.stop()
+    rates = (one_before["requests_per_s"], one_after["requests_per_s"])
+    one = 2 / (1 / rates[0] + 1 / rates[1])
+    busy = two["cpu_cores"]["machine"]
+    biggest = max(
+        (k for k in two["cpu_cores"] if k not in ("machine", "others")),
+        key=lambda k: two["cpu_cores"][k],
+    )
+    return {
+        "one_worker_per_s": round(one, 2),
+        "two_workers_per_s": two["requests_per_s"],
+        "ratio_two_to_one": round(two["requests_per_s"] / one, 3),
+        "one_worker": {"before": one_before, "after": one_after},
+        "two_workers": two,
+        "limit": (
+            f"two workers: the machine's {CORES} cores were {busy / CORES:.0%} busy; "
+            f"{biggest} used the most ({two['cpu_cores'][biggest]} cores)"
+        ),
+    }
+
+
+async def memory(stack: Stack, count: int, width: int, cache: str) -> dict[str, Any]:
+    """(c) A fresh worker's RSS before and after `count` requests wait on their timers."""
+    port = _free_port()
+    settings = {"SIGNOFF_WORKER_METRICS_PORT": str(port)}
+    if cache:
+        settings["SIGNOFF_WORKER_STICKY_CACHE_SIZE"] = cache
+    worker = await stack.start_worker(**settings)
+    await _in_parallel(lambda _: _approve_twice(stack.client, stack.queue), 20, 10)
+    await wait_idle(worker.pid)
+    before = rss_bytes(worker.pid)
+    server_before = rss_bytes(stack.server_pid)
+    samples: list[dict[str, Any]] = []
+    step = max(1, count // 10)
+    opened = 0
+
+    async with httpx.AsyncClient(timeout=5) as http:
+
+        async def open_one(_: int) -> None:
+            nonlocal opened
+            await start_request(stack.client, stack.queue, WAITING)
+            opened += 1
+            if opened % step == 0:
+                sample = {
+                    "open": opened,
+                    "worker_rss_mib": _mib(rss_bytes(worker.pid)),
+                    "cached": await sticky_cache_size(http, port),
+                }
+                samples.append(sample)
+                print(json.dumps(sample), file=sys.stderr, flush=True)
+
+        with stack.cpu([worker]) as meter:
+            await _in_parallel(open_one, count, width)
+        # The assignment notifications run after each start has answered.
+        await wait_idle(worker.pid)
+        after = rss_bytes(worker.pid)
+        cached = await sticky_cache_size(http, port)
+    waiting = stack.open_requests()
+    worker.stop()
+    grown = after - before
+    return {
+        "open_requests": count,
+        "open_in_read_model": waiting,
+        "tat_hours": WAITING.template.levels[0].tat.hours,
+        "sticky_cache_size_setting": int(cache) if cache else Settings().worker_sticky_cache_size,
+        "workflows_in_cache": cached,
+        "worker_rss_mib_before": _mib(before),
+        "worker_rss_mib_after": _mib(after),
+        "worker_rss_bytes_per_open_request": round(grown / count),
+        "worker_rss_bytes_per_cached_workflow": round(grown / cached) if cached else None,
+        "server_rss_mib_before_after": [_mib(server_before), _mib(rss_bytes(stack.server_pid))],
+        "samples": samples,
+        "opened_per_s": round(count / meter.wall, 2),
+        "opening_cpu_cores": meter.cores(),
+        "opening_cpu_ms_per_request": meter.per_item(count),
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the dev server and the database, run (a), (b) and (c), stop everything."""
+    with tempfile.TemporaryDirectory(prefix="signoff-worker-scale-") as folder:
+        scratch = Path(folder)
+        port = _free_port()
+        address = f"127.0.0.1:{port}"
+        server = start_dev_server(scratch / "temporal", port=port, ui_port=None)
+        assert server is not None
+        url = args.database_url or f"sqlite:///{scratch / 'signoff.db'}"
+        upgrade(url)
+        engine = make_engine(url)
+        seed(engine)
+        queue = "worker-scale"
+        environment = os.environ | {
+            "SIGNOFF_TEMPORAL_ADDRESS": address,
+            "SIGNOFF_DATABASE_URL": url,
+            "SIGNOFF_DATA_DIR": str(scratch / "signoff"),
+            "SIGNOFF_SECRET_KEY": SECRET,
+            "SIGNOFF_TASK_QUEUE": queue,
+            "SIGNOFF_WORKER_METRICS_PORT": "0",
+            "SIGNOFF_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "5",
+        }
+        workers: list[WorkerProcess] = []
+        try:
+            await wait_until_serving(address, "default", seconds=60)
+            client = await connect_temporal(Settings(temporal_address=address))
+            added = await register_search_attributes(client, "default")
+            stack = Stack(client, server.pid, queue, environment, scratch, engine, workers)
+            figures: dict[str, Any] = {
+                "benchmark": "worker_scale",
+                "cores": CORES,
+                "temporal": "dev server, SQLite file",
+                "read_model": url.split(":", 1)[0],
+                "requests": args.requests,
+                "concurrency": args.concurrency,
+                "search_attributes_added_late": added,
+            }
+            figures["scaling"] = await scaling(stack, args.requests, args.concurrency)
+            print(json.dumps(figures["scaling"]), file=sys.stderr, flush=True)
+            figures["memory"] = await memory(
+                stack, args.open_requests, args.concurrency, args.sticky_cache_size
+            )
+            return figures
+        except BaseException:
+            for worker in workers:
+                print(f"--- {worker.log.name}", worker.log.read_text()[-3000:], file=sys.stderr)
+            raise
+        finally:
+            for worker in workers:
+                worker.stop()
+            server.terminate()
+            server.wait(timeout=60)
+            engine.dispose()
+
+
+def run() -> None:
+    """Parse the arguments, run, print the JSON line, and exit without interpreter teardown."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="per worker count (a), (b)")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--open-requests", type=int, default=10_000, help="(c)")
+    parser.add_argument(
+        "--sticky-cache-size", default="", help="(c) SIGNOFF_WORKER_STICKY_CACHE_SIZE"
+    )
+    parser.add_argument("--database-url", default="", help="Read model (default: a SQLite file)")
+    print(json.dumps(asyncio.run(main(parser.parse_args()))), flush=True)
+    # The Temporal client's threads can abort CPython's teardown (temporalio/sdk-python#300).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    run()
