@@ -27,6 +27,7 @@ FULLNAME = RELEASE  # the release is named like the chart
 DATA_DIR = "/var/lib/signoff"
 SECRET_VARIABLES = {
     "SIGNOFF_SECRET_KEY",
+    "SIGNOFF_ENCRYPTION_KEYS",
     "SIGNOFF_DATABASE_URL",
     "SIGNOFF_S3_SECRET_KEY",
     "SIGNOFF_SMTP_PASSWORD",
@@ -112,7 +113,9 @@ def test_the_temporal_cloud_example_lints_on_its_own(helm: Path) -> None:
         "temporal.address=temporal-frontend-without-port",
         "existingSecret=",
         "secretKeys.databaseUrl=",
+        "secretKeys.encryptionKeys=",
         "config.extraEnv.SIGNOFF_SMTP_PASSWORD=hunter2",
+        "config.extraEnv.SIGNOFF_ENCRYPTION_KEYS=k1:AAAA",
         "config.extraEnv.NOT_SIGNOFF=1",
         "api.typo=1",
     ],
@@ -374,6 +377,7 @@ def test_secrets_come_from_the_existing_secret(
         variables = env(only_container(deployment(docs, component)))
         for name, key in (
             ("SIGNOFF_SECRET_KEY", "secret-key"),
+            ("SIGNOFF_ENCRYPTION_KEYS", "encryption-keys"),
             ("SIGNOFF_DATABASE_URL", "database-url"),
         ):
             assert variables[name] == {"secretKeyRef": {"name": "signoff-secrets", "key": key}}

@@ -128,6 +128,7 @@ at pre-install).
 {{/* Which secretKeys entry feeds which variable. */}}
 {{- define "signoff.secretVariables" -}}
 secretKey: SIGNOFF_SECRET_KEY
+encryptionKeys: SIGNOFF_ENCRYPTION_KEYS
 databaseUrl: SIGNOFF_DATABASE_URL
 temporalApiKey: SIGNOFF_TEMPORAL_API_KEY
 s3SecretKey: SIGNOFF_S3_SECRET_KEY
