@@ -164,6 +164,7 @@ async def test_login_with_json_or_the_oauth2_form_and_me(http: httpx.AsyncClient
             "email": "alice@acme.test",
             "name": "Alice Lead",
             "roles": ["USER", "team-lead"],
+            "mfa_enabled": False,
         }
     globex = await http.get(ME, headers=await login(http, "user@globex.test"))
     assert globex.status_code == 200, globex.text
