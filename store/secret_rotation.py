@@ -40,6 +40,7 @@ SECRET_COLUMNS = (
     SecretColumn("mailboxes", "id", "secret", "mailboxes.secret"),
     SecretColumn("webhooks", "id", "secret", "webhooks.secret"),
     SecretColumn("users", "id", "totp_secret", "users.totp_secret"),
+    SecretColumn("users", "id", "totp_pending_secret", "users.totp_pending_secret"),
 )
 
 

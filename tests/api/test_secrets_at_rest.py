@@ -139,6 +139,11 @@ async def _last_pass_history(client: Client, mailbox_id: str) -> str:
     raise AssertionError(f"no pass of {mailbox_id} was started")
 
 
+def _request_id(started: dict[str, Any]) -> str:
+    """The id of a request from the answer that started it."""
+    return str(started["request"]["request_id"])
+
+
 def _stored_secret(engine: Engine, model: type[Mailbox] | type[Webhook], row_id: str) -> str:
     with Session(engine) as session:
         stored = session.exec(select(model.secret).where(model.id == row_id)).one()
@@ -252,7 +257,7 @@ async def test_a_webhook_secret_is_sealed_shown_once_signs_and_rotates(
             assert "enc:v1:" not in shown.text
 
         started = await start_purchase(http, await as_user(http, "rita@acme.test"))
-        hit = await receiver.wait_event(EVENT, str(started["request"]["request_id"]))
+        hit = await receiver.wait_event(EVENT, _request_id(started))
         assert hit.signature_ok, hit.headers  # signed with the secret shown at creation
 
         # Only an ADMIN of the org may rotate; the others learn nothing.
@@ -272,7 +277,7 @@ async def test_a_webhook_secret_is_sealed_shown_once_signs_and_rotates(
 
         receiver.secret = second_secret
         started = await start_purchase(http, await as_user(http, "rita@acme.test"))
-        hit = await receiver.wait_event(EVENT, str(started["request"]["request_id"]))
+        hit = await receiver.wait_event(EVENT, _request_id(started))
         assert hit.signature_ok, hit.headers
         timestamp = hit.headers["x-signoff-timestamp"]
         old_signature = expected_signature(first_secret, timestamp, hit.body)
@@ -391,8 +396,9 @@ async def test_rotation_moves_old_key_and_plaintext_rows_to_the_new_key_and_all_
         user = session.get(User, "acme-alice")
         assert user is not None
         user.totp_secret = totp
+        user.totp_pending_secret = f"{totp}PENDING"
         session.add(user)
-    secrets = [IMAP_PASSWORD, sealed_hook.secret, plain_hook.secret, totp]
+    secrets = [IMAP_PASSWORD, sealed_hook.secret, plain_hook.secret, totp]  # pending holds totp
 
     # Steps 1-3: the new key is prepended to the ring, then every secret is re-encrypted.
     ring = f"{new_key},{old_key}"
@@ -401,6 +407,7 @@ async def test_rotation_moves_old_key_and_plaintext_rows_to_the_new_key_and_all_
     assert "mailboxes.secret: 2 re-encrypted, 0 already current" in first.stdout
     assert "webhooks.secret: 2 re-encrypted, 0 already current" in first.stdout
     assert "users.totp_secret: 1 re-encrypted, 0 already current" in first.stdout
+    assert "users.totp_pending_secret: 1 re-encrypted, 0 already current" in first.stdout
     again = await asyncio.to_thread(_rotate, rotation_database, ring, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "mailboxes.secret: 0 re-encrypted, 2 already current" in again.stdout
@@ -420,6 +427,11 @@ async def test_rotation_moves_old_key_and_plaintext_rows_to_the_new_key_and_all_
         ).all()
     assert alice is not None and alice.totp_secret is not None
     assert only_new.decrypt(alice.totp_secret, context="users.totp_secret:acme-alice") == totp
+    assert alice.totp_pending_secret is not None
+    pending = only_new.decrypt(
+        alice.totp_pending_secret, context="users.totp_pending_secret:acme-alice"
+    )
+    assert pending == f"{totp}PENDING"
     assert all(value.startswith("enc:v1:new:") for value in stored.values()), stored
     assert [e.subject for e in rotations] == ["key:new", "key:new"]
     engine.dispose()
@@ -445,7 +457,7 @@ async def test_rotation_moves_old_key_and_plaintext_rows_to_the_new_key_and_all_
                 assert shown["last_error"] is None, shown
             started = await start_purchase(http, await login(http, "rita@acme.test"))
             for receiver in (sealed_hook, plain_hook):
-                hit = await receiver.wait_event(EVENT, str(started["request"]["request_id"]))
+                hit = await receiver.wait_event(EVENT, _request_id(started))
                 assert hit.signature_ok, hit.headers
     finally:
         await asyncio.to_thread(stack.stop)
