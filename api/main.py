@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
@@ -15,6 +15,7 @@ from api.deps import AppContext
 from api.notification_hub import NotificationHub
 from api.observability import RequestContextMiddleware, configure_json_logging
 from api.problems import document_problems, install_problem_handlers
+from api.rate_limits import limit_requests, make_rate_limiter
 from api.routes import (
     actions,
     auth,
@@ -66,6 +67,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
             except Exception:  # readiness reports it; the API still serves what it can
                 log.exception("the S3 bucket %s cannot be reached", settings.s3_bucket)
         hub = NotificationHub(engine, settings.sse_poll_seconds)
+        app.state.rate_limiter = make_rate_limiter(settings, engine)
         await hub.start()
         app.state.context = AppContext(
             settings=settings,
@@ -78,6 +80,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         )
         yield
         await hub.stop()
+        await app.state.rate_limiter.close()
         await engine.dispose()
         flush_tracing()
 
@@ -95,7 +98,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     register_read_model_metrics()
     app.add_middleware(ReadModelMetricsMiddleware)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(limit_requests)])
     routers = (
         auth,
         mfa,

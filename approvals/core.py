@@ -150,6 +150,8 @@ class RequestCore:
     def _finish_level(self, level: LevelState, status: LevelStatus, now: datetime) -> None:
         level.status = status
         level.ended_at = now
+        if level.started_at is not None:  # for SLA reports: time to decision, pauses included
+            level.business_seconds = self.cal.business_seconds_between(level.started_at, now)
         if level.clock is not None:
             clocks.pause(self.cal, level.clock, now)
 

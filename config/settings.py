@@ -71,6 +71,26 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+
+    rate_limit_enabled: bool = Field(
+        default=True, description="Limit logins, refreshes and writes per user, e-mail and IP."
+    )
+    rate_limit_window_seconds: int = Field(
+        default=60, ge=1, le=86400, description="Length of one fixed counting window."
+    )
+    rate_limit_login_per_ip: int = Field(default=30, ge=1, description="Per window.")
+    rate_limit_login_per_email: int = Field(default=10, ge=1, description="Per window.")
+    rate_limit_refresh_per_ip: int = Field(default=60, ge=1, description="Per window.")
+    rate_limit_writes_per_user: int = Field(default=120, ge=1, description="Per window.")
+    rate_limit_writes_per_ip: int = Field(default=600, ge=1, description="Per window.")
+    rate_limit_redis_url: SecretStr | None = Field(
+        default=None,
+        description="Keep the counters in Redis (redis://host:6379/0) instead of the SQL database.",
+    )
+    rate_limit_fail_open: bool = Field(
+        default=True,
+        description="When the counter store is down: let requests through (logged) or answer 503.",
+    )
     mfa_issuer: str = Field(
         default="Signoff",
         min_length=1,

@@ -99,7 +99,8 @@ def webhook_payload(request: RequestNotice, event: AuditEvent, delivery_id: str)
         "created_at": event.at.isoformat(),
         "org_id": request.org_id,
         "request": request.model_dump(mode="json", exclude={"org_id", "timezone"}),
-        "event": event.model_dump(mode="json", exclude={"recipients"}),
+        # The actor's IP address is for the audit trail, not for receivers outside the org.
+        "event": event.model_dump(mode="json", exclude={"recipients": True, "detail": {"ip"}}),
     }
 
 

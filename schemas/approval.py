@@ -119,6 +119,9 @@ class LevelState(BaseModel):
     deadlines: list[Deadline] = Field(default_factory=list)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    business_seconds: float | None = Field(
+        default=None, description="Business time from start to end, set when the level ends."
+    )
     inserted_by: str | None = None
 
     def approvals(self) -> set[str]:
@@ -261,11 +264,14 @@ class StateQuery(BaseModel):
 # ---- decisions (updates, and the same through a signal) ----
 
 
-class _Actor(BaseModel):
+class ActorInput(BaseModel):
+    """Who acts, and from which address (recorded in the audit detail as `ip`)."""
+
     actor: str = Field(min_length=1)
+    ip: str | None = Field(default=None, max_length=64, description="The caller's IP address.")
 
 
-class ApproveInput(_Actor):
+class ApproveInput(ActorInput):
     """Approve the current level, optionally with a comment."""
 
     comment: str | None = Field(default=None, max_length=5000)
@@ -273,7 +279,7 @@ class ApproveInput(_Actor):
     via: str = "api"
 
 
-class RejectInput(_Actor):
+class RejectInput(ActorInput):
     """Reject the request at the current level; a reason is required."""
 
     reason: str = Field(min_length=1, max_length=5000)
@@ -281,20 +287,20 @@ class RejectInput(_Actor):
     via: str = "api"
 
 
-class CommentInput(_Actor):
+class CommentInput(ActorInput):
     """A comment on the request; changes nothing else."""
 
     text: str = Field(min_length=1, max_length=5000)
     via: str = "api"
 
 
-class WithdrawInput(_Actor):
+class WithdrawInput(ActorInput):
     """The requester takes the request back."""
 
     reason: str | None = Field(default=None, max_length=5000)
 
 
-class DecisionSignal(_Actor):
+class DecisionSignal(ActorInput):
     """A decision sent fire-and-forget (e-mail reply, poller): refused ones are audited."""
 
     kind: Literal["approve", "reject", "comment"]
@@ -306,7 +312,7 @@ class DecisionSignal(_Actor):
 # ---- overrides (updates; actor and reason always) ----
 
 
-class _Override(_Actor):
+class _Override(ActorInput):
     reason: str = Field(min_length=1, max_length=5000)
 
 

@@ -58,6 +58,7 @@ def _level_row(request: RequestState, position: int, level: LevelState) -> dict[
         "breach_due": breach.due if breach else None,
         "breached": bool(level.clock and 1.0 in level.clock.fired) or level.escalated,
         "escalated": level.escalated,
+        "business_seconds": level.business_seconds,
     }
 
 

@@ -187,6 +187,9 @@ class RequestLevelRecord(SQLModel, table=True):
     breach_due: datetime | None = _when(nullable=True)
     breached: bool = False
     escalated: bool = False
+    business_seconds: float | None = Field(
+        default=None, description="Business time from start to end in the request's calendar."
+    )
 
 
 class RequestAssignee(SQLModel, table=True):

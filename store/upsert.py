@@ -55,6 +55,16 @@ def _upsert_statement(
     return stmt.returning(table.c[keys[0]]) if version else stmt
 
 
+@lru_cache(maxsize=64)
+def increment_statement(dialect: str, table: Table, keys: tuple[str, ...], counter: str) -> Any:
+    """Insert a row, or add its `counter` to the existing row's; returns the new count."""
+    stmt = _insert_for(dialect, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={counter: table.c[counter] + stmt.excluded[counter]}
+    )
+    return stmt.returning(table.c[counter])
+
+
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 

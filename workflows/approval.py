@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from bizcal.calendar import BusinessCalendar
     from schemas.approval import (
         REFUSAL_TYPES,
+        ActorInput,
         ApprovalInput,
         ApprovalResult,
         ApproveInput,
@@ -204,7 +205,9 @@ class ApprovalWorkflow:
         except Refused as refused:
             raise _refusal(refused) from None
 
-    async def _apply(self, change: Callable[[RequestMachine, datetime], None]) -> UpdateResult:
+    async def _apply(
+        self, change: Callable[[RequestMachine, datetime], None], caller: ActorInput
+    ) -> UpdateResult:
         await workflow.wait_condition(lambda: self._machine is not None)
         machine = self._machine
         assert machine is not None
@@ -215,10 +218,12 @@ class ApprovalWorkflow:
             change(machine, workflow.now())
         except Refused as refused:
             raise _refusal(refused) from None
-        return UpdateResult(
-            request=without_audit(machine.state),
-            events=[e for e in machine.state.audit if e.seq > before],
-        )
+        events = [e for e in machine.state.audit if e.seq > before]
+        if caller.ip is not None:  # the audit trail says where the caller's own acts came from
+            for event in events:
+                if event.actor == caller.actor:
+                    event.detail["ip"] = caller.ip
+        return UpdateResult(request=without_audit(machine.state), events=events)
 
     @workflow.update
     async def opened(self, inp: OpenedInput) -> UpdateResult:
@@ -231,7 +236,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def approve(self, inp: ApproveInput) -> UpdateResult:
         """An approver approves the current level."""
-        return await self._apply(lambda m, now: m.approve(inp, now))
+        return await self._apply(lambda m, now: m.approve(inp, now), inp)
 
     @approve.validator
     def _validate_approve(self, inp: ApproveInput) -> None:
@@ -240,7 +245,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def reject(self, inp: RejectInput) -> UpdateResult:
         """An approver rejects the request, with a reason."""
-        return await self._apply(lambda m, now: m.reject(inp, now))
+        return await self._apply(lambda m, now: m.reject(inp, now), inp)
 
     @reject.validator
     def _validate_reject(self, inp: RejectInput) -> None:
@@ -249,7 +254,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def comment(self, inp: CommentInput) -> UpdateResult:
         """Anyone taking part comments."""
-        return await self._apply(lambda m, now: m.comment(inp, now))
+        return await self._apply(lambda m, now: m.comment(inp, now), inp)
 
     @comment.validator
     def _validate_comment(self, inp: CommentInput) -> None:
@@ -258,7 +263,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def withdraw(self, inp: WithdrawInput) -> UpdateResult:
         """The requester withdraws the request."""
-        return await self._apply(lambda m, now: m.withdraw(inp, now))
+        return await self._apply(lambda m, now: m.withdraw(inp, now), inp)
 
     @withdraw.validator
     def _validate_withdraw(self, inp: WithdrawInput) -> None:
@@ -275,7 +280,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def skip_level(self, inp: SkipLevelInput) -> UpdateResult:
         """Override: skip the current or a named level."""
-        return await self._apply(lambda m, now: m.skip(inp, now))
+        return await self._apply(lambda m, now: m.skip(inp, now), inp)
 
     @skip_level.validator
     def _validate_skip(self, inp: SkipLevelInput) -> None:
@@ -284,7 +289,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def insert_level(self, inp: InsertLevelInput) -> UpdateResult:
         """Override: insert an approver level at a position."""
-        return await self._apply(lambda m, now: m.insert_level(inp, now))
+        return await self._apply(lambda m, now: m.insert_level(inp, now), inp)
 
     @insert_level.validator
     def _validate_insert(self, inp: InsertLevelInput) -> None:
@@ -293,7 +298,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def reassign(self, inp: ReassignInput) -> UpdateResult:
         """Override or delegation: move a pending approval to someone else."""
-        return await self._apply(lambda m, now: m.reassign(inp, now))
+        return await self._apply(lambda m, now: m.reassign(inp, now), inp)
 
     @reassign.validator
     def _validate_reassign(self, inp: ReassignInput) -> None:
@@ -302,7 +307,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def pause(self, inp: PauseInput) -> UpdateResult:
         """Override: stop the SLA clock."""
-        return await self._apply(lambda m, now: m.pause(inp, now))
+        return await self._apply(lambda m, now: m.pause(inp, now), inp)
 
     @pause.validator
     def _validate_pause(self, inp: PauseInput) -> None:
@@ -311,7 +316,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def resume(self, inp: ResumeInput) -> UpdateResult:
         """Override: restart the SLA clock, moving every pending deadline."""
-        return await self._apply(lambda m, now: m.resume(inp, now))
+        return await self._apply(lambda m, now: m.resume(inp, now), inp)
 
     @resume.validator
     def _validate_resume(self, inp: ResumeInput) -> None:
@@ -320,7 +325,7 @@ class ApprovalWorkflow:
     @workflow.update
     async def cancel(self, inp: CancelInput) -> UpdateResult:
         """Override: end the request as CANCELLED."""
-        return await self._apply(lambda m, now: m.cancel(inp, now))
+        return await self._apply(lambda m, now: m.cancel(inp, now), inp)
 
     @cancel.validator
     def _validate_cancel(self, inp: CancelInput) -> None:

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClientIp, ContextDep, CurrentUser, SessionDep
 from api.problems import Problem
+from api.rate_limits import RateLimiterDep
 from api.second_factor import count_failure, locked_problem, must_enrol, verify_second_factor
 from api.security import (
     MFA_CHALLENGE,
@@ -137,9 +138,11 @@ async def login(
     context: ContextDep,
     session: SessionDep,
     ip: ClientIp,
+    limiter: RateLimiterDep,
 ) -> TokenPair | MfaChallenge:
     """E-mail and password (JSON, or the OAuth2 form): tokens, or an MFA challenge."""
     credentials = await _login_input(request)
+    await limiter.enforce([limiter.login_by_email(credentials.email)])
     settings = context.settings
     email = credentials.email.lower()
     found = await session.exec(select(User).where(col(User.email) == email))

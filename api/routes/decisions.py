@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.access import RequestRef, request_in_org, require_org_users, require_participant
-from api.deps import ContextDep, CurrentUser, ManagerUser, Principal, SessionDep
+from api.deps import ClientIp, ContextDep, CurrentUser, ManagerUser, Principal, SessionDep
 from api.observability import DECISIONS
 from api.problems import conflict, forbidden
 from api.routes.requests import closed_or_missing
@@ -68,52 +68,77 @@ async def _row(session: SessionDep, user: Principal, request_id: str) -> Request
 
 @router.post("/requests/{request_id}/approve", response_model=DecisionOut)
 async def approve(
-    request_id: str, body: ApproveBody, user: CurrentUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: ApproveBody,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Approve the current level (current approvers only)."""
     row = await _row(session, user, request_id)
-    arg = ApproveInput(actor=user.user_id, comment=body.comment, level_id=body.level_id)
+    arg = ApproveInput(actor=user.user_id, ip=ip, comment=body.comment, level_id=body.level_id)
     return await _send(context, row, "approve", ApprovalWorkflow.approve, arg)
 
 
 @router.post("/requests/{request_id}/reject", response_model=DecisionOut)
 async def reject(
-    request_id: str, body: RejectBody, user: CurrentUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: RejectBody,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Reject the request with a reason (current approvers only)."""
     row = await _row(session, user, request_id)
-    arg = RejectInput(actor=user.user_id, reason=body.reason, level_id=body.level_id)
+    arg = RejectInput(actor=user.user_id, ip=ip, reason=body.reason, level_id=body.level_id)
     return await _send(context, row, "reject", ApprovalWorkflow.reject, arg)
 
 
 @router.post("/requests/{request_id}/comments", response_model=DecisionOut)
 async def comment(
-    request_id: str, body: CommentBody, user: CurrentUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: CommentBody,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Comment (participants, MANAGEMENT and ADMIN)."""
     row = await _row(session, user, request_id)
     await require_participant(session, row, user)
-    arg = CommentInput(actor=user.user_id, text=body.text)
+    arg = CommentInput(actor=user.user_id, ip=ip, text=body.text)
     return await _send(context, row, "comment", ApprovalWorkflow.comment, arg)
 
 
 @router.post("/requests/{request_id}/withdraw", response_model=DecisionOut)
 async def withdraw(
-    request_id: str, body: WithdrawBody, user: CurrentUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: WithdrawBody,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Withdraw the request (its requester only)."""
     row = await _row(session, user, request_id)
-    arg = WithdrawInput(actor=user.user_id, reason=body.reason)
+    arg = WithdrawInput(actor=user.user_id, ip=ip, reason=body.reason)
     return await _send(context, row, "withdraw", ApprovalWorkflow.withdraw, arg)
 
 
 @router.post("/requests/{request_id}/skip", response_model=DecisionOut)
 async def skip(
-    request_id: str, body: SkipBody, user: ManagerUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: SkipBody,
+    user: ManagerUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Skip the current level or a named one (MANAGEMENT, ADMIN)."""
     row = await _row(session, user, request_id)
-    arg = SkipLevelInput(actor=user.user_id, reason=body.reason, level_id=body.level_id)
+    arg = SkipLevelInput(actor=user.user_id, ip=ip, reason=body.reason, level_id=body.level_id)
     return await _send(context, row, "skip", ApprovalWorkflow.skip_level, arg)
 
 
@@ -124,12 +149,14 @@ async def insert_approver(
     user: ManagerUser,
     session: SessionDep,
     context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Insert an approval level at a position (MANAGEMENT, ADMIN)."""
     row = await _row(session, user, request_id)
     await require_org_users(session, user.org_id, body.approvers)
     arg = InsertLevelInput(
         actor=user.user_id,
+        ip=ip,
         reason=body.reason,
         position=body.position,
         approvers=body.approvers,
@@ -143,7 +170,12 @@ async def insert_approver(
 
 @router.post("/requests/{request_id}/reassign", response_model=DecisionOut)
 async def reassign(
-    request_id: str, body: ReassignBody, user: CurrentUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: ReassignBody,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Move a pending approval (MANAGEMENT, ADMIN, or the approver delegating their own)."""
     row = await _row(session, user, request_id)
@@ -151,26 +183,40 @@ async def reassign(
         raise forbidden("only MANAGEMENT, ADMIN or the approver themselves may reassign")
     await require_org_users(session, user.org_id, [body.to_user])
     arg = ReassignInput(
-        actor=user.user_id, reason=body.reason, from_user=body.from_user, to_user=body.to_user
+        actor=user.user_id,
+        ip=ip,
+        reason=body.reason,
+        from_user=body.from_user,
+        to_user=body.to_user,
     )
     return await _send(context, row, "reassign", ApprovalWorkflow.reassign, arg)
 
 
 @router.post("/requests/{request_id}/pause", response_model=DecisionOut)
 async def pause(
-    request_id: str, body: ReasonBody, user: ManagerUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: ReasonBody,
+    user: ManagerUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Stop the SLA clock (MANAGEMENT, ADMIN)."""
     row = await _row(session, user, request_id)
-    arg = PauseInput(actor=user.user_id, reason=body.reason)
+    arg = PauseInput(actor=user.user_id, ip=ip, reason=body.reason)
     return await _send(context, row, "pause", ApprovalWorkflow.pause, arg)
 
 
 @router.post("/requests/{request_id}/resume", response_model=DecisionOut)
 async def resume(
-    request_id: str, body: ReasonBody, user: ManagerUser, session: SessionDep, context: ContextDep
+    request_id: str,
+    body: ReasonBody,
+    user: ManagerUser,
+    session: SessionDep,
+    context: ContextDep,
+    ip: ClientIp,
 ) -> DecisionOut:
     """Restart the SLA clock (MANAGEMENT, ADMIN)."""
     row = await _row(session, user, request_id)
-    arg = ResumeInput(actor=user.user_id, reason=body.reason)
+    arg = ResumeInput(actor=user.user_id, ip=ip, reason=body.reason)
     return await _send(context, row, "resume", ApprovalWorkflow.resume, arg)

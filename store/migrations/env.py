@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import store.erp_tables  # noqa: F401  (each import registers its tables on SQLModel.metadata)
 import store.invoice_tables  # noqa: F401
+import store.rate_limit_counters  # noqa: F401
 import store.security_events  # noqa: F401
 import store.tables  # noqa: F401
 from store.db import make_engine
