@@ -69,6 +69,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("DELETE", f"{API_PREFIX}/webhooks/{{webhook_id}}"): Case(),
     ("GET", f"{API_PREFIX}/webhooks/{{webhook_id}}/deliveries"): Case(),
+    ("POST", f"{API_PREFIX}/webhooks/{{webhook_id}}/rotate-secret"): Case(),
     ("POST", f"{API_PREFIX}/webhooks/deliveries/{{delivery_id}}/replay"): Case(),
     ("PATCH", f"{API_PREFIX}/users/{{user_id}}"): Case(
         json={
