@@ -10,8 +10,8 @@ from fastapi import Depends, Query
 from sqlmodel import col, or_
 from sqlmodel.sql.expression import SelectOfScalar
 
+from api.date_range import check_range
 from api.org_rows import PRINTABLE
-from api.problems import Problem
 from schemas.invoice import InvoiceStatus, InvoiceStep
 from store.invoice_tables import InvoiceRecord
 
@@ -72,11 +72,7 @@ def invoice_filters(
     created_to: Annotated[datetime | None, Query(description="Created before.")] = None,
 ) -> InvoiceFilters:
     """The filters from the query string."""
-    for moment in (created_from, created_to):
-        if moment is not None and moment.tzinfo is None:
-            raise Problem(422, "give dates with a timezone, e.g. 2026-11-01T00:00:00Z")
-    if created_from and created_to and created_from >= created_to:
-        raise Problem(422, "created_from must be before created_to")
+    check_range(created_from, created_to, ("created_from", "created_to"))
     return InvoiceFilters(status, step, supplier, reason, created_from, created_to)
 
 

@@ -18,6 +18,7 @@ from api.problems import document_problems, install_problem_handlers
 from api.rate_limits import limit_requests, make_rate_limiter
 from api.routes import (
     actions,
+    audit,
     auth,
     customers,
     decisions,
@@ -30,6 +31,7 @@ from api.routes import (
     notifications,
     org_settings,
     purchase_orders,
+    request_reports,
     requests,
     suppliers,
     templates,
@@ -113,6 +115,8 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         invoices,
         mailboxes,
         invoice_reports,
+        request_reports,
+        audit,
         suppliers,
         customers,
         purchase_orders,

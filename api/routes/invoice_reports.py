@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -13,6 +11,7 @@ from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ContextDep, ManagerUser
+from api.exports import BATCH, csv_download, csv_line
 from api.invoice_filters import InvoiceFilters, InvoiceFiltersDep
 from store.invoice_tables import InvoiceRecord
 
@@ -36,21 +35,11 @@ COLUMNS = (
     "created_at",
     "updated_at",
 )
-PAGE = 500
-
-
-def _line(values: list[object]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it as text.
-    writer.writerow(
-        [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in values]
-    )
-    return buffer.getvalue()
+PAGE = BATCH
 
 
 async def _rows(context: ContextDep, org_id: str, filters: InvoiceFilters) -> AsyncIterator[str]:
-    yield _line(list(COLUMNS))
+    yield csv_line(list(COLUMNS))
     after: tuple[datetime, str] | None = None
     async with AsyncSession(context.engine) as session:
         while True:
@@ -71,7 +60,7 @@ async def _rows(context: ContextDep, org_id: str, filters: InvoiceFilters) -> As
                 )
             ).all()
             for row in page:
-                yield _line([getattr(row, name) for name in COLUMNS])
+                yield csv_line([getattr(row, name) for name in COLUMNS])
             if len(page) < PAGE:
                 return
             after = (page[-1].created_at, page[-1].id)
@@ -87,8 +76,4 @@ async def invoices_csv(
     user: ManagerUser, context: ContextDep, filters: InvoiceFiltersDep
 ) -> StreamingResponse:
     """Every invoice matching the filters, oldest first, streamed (any size)."""
-    return StreamingResponse(
-        _rows(context, user.org_id, filters),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="invoices.csv"'},
-    )
+    return csv_download(_rows(context, user.org_id, filters), "invoices.csv")
