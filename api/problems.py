@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -116,6 +117,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         # The lazy Temporal client raises a plain RuntimeError when it cannot connect.
         if "client connect" in str(exc).lower():
             return _temporal_down(request, exc)
+        raise exc
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A lost or refused connection is an outage the caller can wait out; anything else
+        # the database says (a constraint, a bad statement) is a bug and stays a 500.
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            log.error("the database is unreachable on %s: %s", request.url.path, exc.orig)
+            return problem_response(
+                request,
+                503,
+                "the database is unreachable; try again shortly",
+                headers={"Retry-After": "5"},
+            )
         raise exc
 
     # Anything else unexpected is answered by RequestContextMiddleware (a 500 problem).
