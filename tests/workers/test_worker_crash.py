@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -16,42 +12,15 @@ from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
 from clients.approvals import RequestHandle, read_state, send_update, start_request
-from devstack.temporal import installed_binary
 from schemas.approval import ApproveInput, DecisionSignal, EventKind, RequestStatus
 from schemas.template import Escalation
 from store.tables import AuditRecord, RequestRecord
 from tests.factories import always_open_calendar, approval_input, level
+from tests.processes import worker_process
 from workflows.approval import ApprovalWorkflow
 
 OPEN = 50
 TAT_SECONDS = 6.0
-
-
-@contextmanager
-def worker_process(
-    env: WorkflowEnvironment, task_queue: str, database_url: str, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`signoff worker` as its own process; stopped with SIGTERM on exit if still alive."""
-    signoff = installed_binary("signoff")
-    assert signoff, "the signoff console script is installed with the project"
-    environment = os.environ | {
-        "SIGNOFF_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "SIGNOFF_TASK_QUEUE": task_queue,
-        "SIGNOFF_DATABASE_URL": database_url,
-        "SIGNOFF_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "1",
-    }
-    process = subprocess.Popen(
-        [signoff, "worker"], env=environment, stdout=log.open("ab"), stderr=subprocess.STDOUT
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 async def _assert_exact_history(handle: RequestHandle, engine: Engine, breached: bool) -> None:
