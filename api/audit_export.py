@@ -43,42 +43,47 @@ class AuditFilters:
     request_id: str | None
 
 
-def _request_events(org_id: str, filters: AuditFilters) -> AnySelect | None:
-    kinds = filters.kinds & REQUEST_KINDS if filters.kinds else None
+def _events(
+    model: type[AuditRecord] | type[SecurityEvent],
+    names: tuple[str, ...],
+    kinds_here: frozenset[str],
+    org_id: str,
+    filters: AuditFilters,
+) -> AnySelect | None:
+    """One trail's rows matching the filters, or None when the kinds asked rule it out."""
+    kinds = filters.kinds & kinds_here if filters.kinds else None
     if kinds is not None and not kinds:
         return None
-    a = AuditRecord
-    names = ("at", "kind", "actor", "request_id", "level_id", "reason", "detail")
-    query: AnySelect = select(*(col(getattr(a, n)) for n in names)).where(col(a.org_id) == org_id)
+    query: AnySelect = select(*(col(getattr(model, n)) for n in names)).where(
+        col(model.org_id) == org_id
+    )
     if kinds:
-        query = query.where(col(a.kind).in_(sorted(kinds)))
+        query = query.where(col(model.kind).in_(sorted(kinds)))
     if filters.actor is not None:
-        query = query.where(col(a.actor) == filters.actor)
-    if filters.request_id is not None:
-        query = query.where(col(a.request_id) == filters.request_id)
+        query = query.where(col(model.actor) == filters.actor)
     if filters.period.start is not None:
-        query = query.where(col(a.at) >= filters.period.start)
+        query = query.where(col(model.at) >= filters.period.start)
     if filters.period.end is not None:
-        query = query.where(col(a.at) < filters.period.end)
-    return query.order_by(col(a.at), col(a.request_id), col(a.seq))
+        query = query.where(col(model.at) < filters.period.end)
+    return query
+
+
+def _request_events(org_id: str, filters: AuditFilters) -> AnySelect | None:
+    names = ("at", "kind", "actor", "request_id", "level_id", "reason", "detail")
+    query = _events(AuditRecord, names, REQUEST_KINDS, org_id, filters)
+    if query is None:
+        return None
+    if filters.request_id is not None:
+        query = query.where(col(AuditRecord.request_id) == filters.request_id)
+    return query.order_by(col(AuditRecord.at), col(AuditRecord.request_id), col(AuditRecord.seq))
 
 
 def _security_events(org_id: str, filters: AuditFilters) -> AnySelect | None:
-    kinds = filters.kinds & SECURITY_EVENT_KINDS if filters.kinds else None
-    if (kinds is not None and not kinds) or filters.request_id is not None:
+    if filters.request_id is not None:  # security events belong to no request
         return None
-    s = SecurityEvent
     names = ("at", "kind", "actor", "ip", "subject", "reason", "detail")
-    query: AnySelect = select(*(col(getattr(s, n)) for n in names)).where(col(s.org_id) == org_id)
-    if kinds:
-        query = query.where(col(s.kind).in_(sorted(kinds)))
-    if filters.actor is not None:
-        query = query.where(col(s.actor) == filters.actor)
-    if filters.period.start is not None:
-        query = query.where(col(s.at) >= filters.period.start)
-    if filters.period.end is not None:
-        query = query.where(col(s.at) < filters.period.end)
-    return query.order_by(col(s.at), col(s.id))
+    query = _events(SecurityEvent, names, SECURITY_EVENT_KINDS, org_id, filters)
+    return None if query is None else query.order_by(col(SecurityEvent.at), col(SecurityEvent.id))
 
 
 async def _entries(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -22,8 +22,7 @@ from api.security import hash_password
 from devstack.demo import DEMO_PASSWORD
 from store.db import transaction
 from store.tables import User
-from tests.api.conftest import Stack, free_port, seed_orgs
-from tests.api.test_auth import own_stack
+from tests.api.conftest import Stack, free_port, seed_orgs, stack_env, start_stack
 
 TOKEN = "/api/v1/auth/token"
 REFRESH = "/api/v1/auth/refresh"
@@ -104,28 +103,36 @@ def seeded(engine: Engine) -> Engine:
 
 
 @pytest.fixture(scope="module")
-def replica_a(
+def start_api(
     seeded: Engine,
     dev_env: WorkflowEnvironment,
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    yield from own_stack(dev_env, database_url, tmp_path_factory.mktemp("replica-a"), **LIMITS)
+) -> Iterator[Callable[..., Stack]]:
+    """Starts API processes (no worker) with LIMITS on the shared database; stops them all."""
+    running: list[Stack] = []
+
+    def start(name: str, **settings: str) -> Stack:
+        folder = tmp_path_factory.mktemp(name)
+        env = stack_env(dev_env, database_url, folder, **(LIMITS | settings))
+        running.append(start_stack(env, folder, worker=False))
+        return running[-1]
+
+    yield start
+    for stack in running:
+        stack.stop()
 
 
 @pytest.fixture(scope="module")
-def replica_b(
-    seeded: Engine,
-    dev_env: WorkflowEnvironment,
-    database_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    yield from own_stack(dev_env, database_url, tmp_path_factory.mktemp("replica-b"), **LIMITS)
+def replicas(start_api: Callable[..., Stack]) -> tuple[Stack, Stack]:
+    """Two replicas counting in SQL."""
+    return start_api("replica-a"), start_api("replica-b")
 
 
 async def test_two_replicas_share_the_login_counter_of_an_address(
-    replica_a: Stack, replica_b: Stack
+    replicas: tuple[Stack, Stack],
 ) -> None:
+    replica_a, replica_b = replicas
     address = _ip()
     for attempt in range(4):  # alternating replicas, each a different unknown e-mail
         url = (replica_a, replica_b)[attempt % 2].url
@@ -142,8 +149,9 @@ async def test_two_replicas_share_the_login_counter_of_an_address(
 
 
 async def test_login_attempts_for_one_email_are_limited_from_any_address(
-    replica_a: Stack, replica_b: Stack, seeded: Engine
+    replicas: tuple[Stack, Stack], seeded: Engine
 ) -> None:
+    replica_a, replica_b = replicas
     email = _user(seeded)
     for attempt in range(3):
         url = (replica_a, replica_b)[attempt % 2].url
@@ -154,7 +162,8 @@ async def test_login_attempts_for_one_email_are_limited_from_any_address(
     )
 
 
-async def test_refreshes_are_limited_per_address(replica_a: Stack, replica_b: Stack) -> None:
+async def test_refreshes_are_limited_per_address(replicas: tuple[Stack, Stack]) -> None:
+    replica_a, replica_b = replicas
     address = _ip()
     async with httpx.AsyncClient(timeout=30) as client:
         for url in (replica_a.url, replica_b.url):
@@ -169,8 +178,9 @@ async def test_refreshes_are_limited_per_address(replica_a: Stack, replica_b: St
 
 
 async def test_writes_are_limited_per_user_and_per_address(
-    replica_a: Stack, replica_b: Stack, seeded: Engine
+    replicas: tuple[Stack, Stack], seeded: Engine
 ) -> None:
+    replica_a, replica_b = replicas
     first, second = (
         await _token(replica_a.url, _user(seeded)),
         await _token(replica_b.url, _user(seeded)),
@@ -197,8 +207,9 @@ async def test_writes_are_limited_per_user_and_per_address(
 
 
 async def test_concurrent_logins_on_two_replicas_never_exceed_the_limit(
-    replica_a: Stack, replica_b: Stack
+    replicas: tuple[Stack, Stack],
 ) -> None:
+    replica_a, replica_b = replicas
     address = _ip()
     responses = await asyncio.gather(
         *(_login((replica_a, replica_b)[i % 2].url, _nobody(), address, "wrong") for i in range(10))
@@ -220,19 +231,11 @@ def _redis_or_skip() -> redis.Redis:
 
 
 @pytest.fixture(scope="module")
-def redis_replicas(
-    seeded: Engine,
-    dev_env: WorkflowEnvironment,
-    database_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Stack, Stack]]:
+def redis_replicas(start_api: Callable[..., Stack]) -> tuple[Stack, Stack]:
+    """Two replicas counting in Redis."""
     _redis_or_skip()
-    settings = LIMITS | {"SIGNOFF_RATE_LIMIT_REDIS_URL": REDIS_URL}
-    first = own_stack(dev_env, database_url, tmp_path_factory.mktemp("redis-a"), **settings)
-    second = own_stack(dev_env, database_url, tmp_path_factory.mktemp("redis-b"), **settings)
-    yield next(first), next(second)
-    for stack in (first, second):
-        next(stack, None)
+    settings = {"SIGNOFF_RATE_LIMIT_REDIS_URL": REDIS_URL}
+    return start_api("redis-a", **settings), start_api("redis-b", **settings)
 
 
 async def test_redis_counters_are_shared_and_expire(
@@ -266,28 +269,19 @@ def _closed_redis() -> str:
 
 
 @pytest.fixture(scope="module")
-def open_when_down(
-    seeded: Engine,
-    dev_env: WorkflowEnvironment,
-    database_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    settings = LIMITS | {"SIGNOFF_RATE_LIMIT_REDIS_URL": _closed_redis()}
-    yield from own_stack(dev_env, database_url, tmp_path_factory.mktemp("open"), **settings)
+def open_when_down(start_api: Callable[..., Stack]) -> Stack:
+    """An API whose counter store (Redis) is unreachable, failing open (the default)."""
+    return start_api("open", SIGNOFF_RATE_LIMIT_REDIS_URL=_closed_redis())
 
 
 @pytest.fixture(scope="module")
-def closed_when_down(
-    seeded: Engine,
-    dev_env: WorkflowEnvironment,
-    database_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    settings = LIMITS | {
-        "SIGNOFF_RATE_LIMIT_REDIS_URL": _closed_redis(),
-        "SIGNOFF_RATE_LIMIT_FAIL_OPEN": "false",
-    }
-    yield from own_stack(dev_env, database_url, tmp_path_factory.mktemp("closed"), **settings)
+def closed_when_down(start_api: Callable[..., Stack]) -> Stack:
+    """The same, configured to fail closed."""
+    return start_api(
+        "closed",
+        SIGNOFF_RATE_LIMIT_REDIS_URL=_closed_redis(),
+        SIGNOFF_RATE_LIMIT_FAIL_OPEN="false",
+    )
 
 
 async def test_a_store_that_is_down_lets_requests_through_and_says_so_once(
