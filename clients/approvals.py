@@ -100,10 +100,16 @@ async def start_request(
     return await operation.workflow_handle(), opened
 
 
-async def send_update(handle: RequestHandle, update: Any, arg: Any) -> UpdateResult:
-    """Run a decision or override; refusals become RequestRefused with the engine's reason."""
+async def send_update(
+    handle: RequestHandle, update: Any, arg: Any, update_id: str | None = None
+) -> UpdateResult:
+    """Run a decision or override; refusals become RequestRefused with the engine's reason.
+
+    An update sent again with the same `update_id` is not applied again: the caller gets the
+    first one's outcome (a client retrying after a timeout).
+    """
     try:
-        result: UpdateResult = await handle.execute_update(update, arg)
+        result: UpdateResult = await handle.execute_update(update, arg, id=update_id)
         return result
     except WorkflowUpdateFailedError as err:
         cause = err.cause

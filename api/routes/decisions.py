@@ -6,18 +6,20 @@ org and role are checked, and refusals become 403 (who) or 409 (state).
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Header
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
 from api.access import RequestRef, request_in_org, require_org_users, require_participant
 from api.deps import ClientIp, ContextDep, CurrentUser, ManagerUser, Principal, SessionDep
 from api.observability import DECISIONS
-from api.problems import conflict, forbidden
+from api.problems import Problem, conflict, forbidden
 from api.routes.requests import closed_or_missing
 from clients.approvals import RequestRefused, request_handle, send_update
 from schemas.approval import (
+    ActorInput,
     ApproveInput,
     CommentInput,
     InsertLevelInput,
@@ -44,15 +46,37 @@ from workflows.approval import ApprovalWorkflow
 router = APIRouter(tags=["decisions"])
 
 
+# A decision waits this long for the workflow to take it (a worker must run it). Past that
+# the caller gets a 503 to retry: the decision may still be applied once a worker is back, and a
+# retry with the same Idempotency-Key joins it instead of deciding twice.
+_DECISION_WAIT_SECONDS = 20
+
+DecisionKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+
+
 async def _send(
     context: ContextDep,
     row: RequestRef,
     action: str,
     update: Any,
-    arg: BaseModel,
+    arg: ActorInput,
+    key: str | None = None,
 ) -> DecisionOut:
+    update_id = f"{action}/{arg.actor}/{key}" if key else None
     try:
-        result = await send_update(request_handle(context.temporal, row.id), update, arg)
+        result = await asyncio.wait_for(
+            send_update(request_handle(context.temporal, row.id), update, arg, update_id),
+            _DECISION_WAIT_SECONDS,
+        )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # The SDK turns the timeout's cancellation of its call into the latter.
+        DECISIONS.labels(action, "pending").inc()
+        raise Problem(
+            503,
+            "the request has not taken the decision yet (no worker is running it); it may "
+            "still be applied: retry with the same Idempotency-Key",
+            headers={"Retry-After": "5"},
+        ) from None
     except RequestRefused as refused:
         DECISIONS.labels(action, "refused").inc()
         if refused.missing:
@@ -74,11 +98,13 @@ async def approve(
     session: SessionDep,
     context: ContextDep,
     ip: ClientIp,
+    idempotency_key: DecisionKey = None,
 ) -> DecisionOut:
-    """Approve the current level (current approvers only)."""
+    """Approve the current level (current approvers only); a retry with the same
+    Idempotency-Key returns the first outcome instead of deciding again."""
     row = await _row(session, user, request_id)
     arg = ApproveInput(actor=user.user_id, ip=ip, comment=body.comment, level_id=body.level_id)
-    return await _send(context, row, "approve", ApprovalWorkflow.approve, arg)
+    return await _send(context, row, "approve", ApprovalWorkflow.approve, arg, idempotency_key)
 
 
 @router.post("/requests/{request_id}/reject", response_model=DecisionOut)
@@ -89,11 +115,13 @@ async def reject(
     session: SessionDep,
     context: ContextDep,
     ip: ClientIp,
+    idempotency_key: DecisionKey = None,
 ) -> DecisionOut:
-    """Reject the request with a reason (current approvers only)."""
+    """Reject the request with a reason (current approvers only); a retry with the same
+    Idempotency-Key returns the first outcome instead of deciding again."""
     row = await _row(session, user, request_id)
     arg = RejectInput(actor=user.user_id, ip=ip, reason=body.reason, level_id=body.level_id)
-    return await _send(context, row, "reject", ApprovalWorkflow.reject, arg)
+    return await _send(context, row, "reject", ApprovalWorkflow.reject, arg, idempotency_key)
 
 
 @router.post("/requests/{request_id}/comments", response_model=DecisionOut)
