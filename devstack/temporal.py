@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,7 +46,12 @@ def port_open(host: str, port: int) -> bool:
 
 
 def start_dev_server(
-    data_dir: Path, *, host: str = "127.0.0.1", port: int = 7233, ui_port: int | None = 8233
+    data_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7233,
+    ui_port: int | None = 8233,
+    extra_args: Sequence[str] = (),
 ) -> subprocess.Popen[bytes] | None:
     """Start `temporal server start-dev` on a SQLite file, or None when one already listens."""
     if port_open(host, port):
@@ -65,6 +71,7 @@ def start_dev_server(
         "error",
     ]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    args += extra_args
     for name, kind in search_attributes.cli_registrations():
         args += ["--search-attribute", f"{name}={kind}"]
     log = (data_dir / "temporal.log").open("ab")
