@@ -107,7 +107,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RPCError)
     async def _temporal_rpc(request: Request, exc: RPCError) -> JSONResponse:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        # A broken connection (the SDK says "transport error", status UNKNOWN) is no refusal.
+        lost = exc.status == RPCStatusCode.UNKNOWN and exc.message == "transport error"
+        if lost or exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             return _temporal_down(request, exc)
         log.error("Temporal refused a call on %s: %s", request.url.path, exc)
         return problem_response(request, 502, "the workflow engine refused the call")
