@@ -30,4 +30,3 @@ class SlaReport(BaseModel):
     created_from: datetime | None
     created_to: datetime | None
     rows: list[SlaRow]
-
