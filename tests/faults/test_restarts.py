@@ -1,0 +1,411 @@
+"""1,000 open requests survive SIGKILL of the worker, then the API, then the Temporal dev server
+(on its SQLite file): every request finishes, each decision is applied once, every reminder and
+breach that fell due while something was down fires after the restart, and the SQL read model
+ends equal to each workflow's own state."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.security import hash_password
+from clients.approvals import read_state, request_handle, send_update, start_request
+from devstack.demo import DEMO_PASSWORD
+from devstack.temporal import port_open, start_dev_server, wait_until_serving
+from schemas.approval import ApproveInput, EventKind, LevelState, RequestState, RequestStatus
+from store.db import transaction
+from store.tables import AuditRecord, Org, RequestRecord, User
+from store.upsert import insert_missing
+from tests.api.conftest import free_port, login, spawn, stack_env, wait_until_healthy
+from tests.factories import always_open_calendar, approval_input, level
+from tests.processes import stopped_on_exit
+from workflows.approval import ApprovalWorkflow
+
+pytestmark = pytest.mark.faults
+
+OPEN = 1000
+EARLY = 200  # the last ones started: level 1 approved before anything is killed
+BY_API = 40  # of each batch of decisions, this many go through the API, the rest by client
+RETRIED = 5  # decisions sent while the worker is down, retried after its restart
+# Level 1's reminders (50 %, 75 %) and breach fall while the worker is down; level 2's while
+# the worker (requests approved early) or the dev server (the others) is down.
+L1_SECONDS = 40.0
+L2_SECONDS = 20.0
+PARALLEL = 64
+WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+async def bounded(call: Callable[[A], Awaitable[T]], items: Sequence[A]) -> list[T]:
+    """`call` on every item concurrently, at most PARALLEL at a time; results in order."""
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def one(item: A) -> T:
+        async with gate:
+            return await call(item)
+
+    return await asyncio.gather(*(one(item) for item in items))
+
+
+async def wait_until(what: str, check: Callable[[], Awaitable[bool]], seconds: float) -> None:
+    """Poll `check` until it holds, failing with `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.5)
+
+
+async def sleep_until(moment: datetime) -> None:
+    """Let wall-clock time pass up to `moment` (deadlines that must fall inside an outage)."""
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+
+
+@dataclass
+class DevServer:
+    """A Temporal dev server on a SQLite file that can be SIGKILLed and started again."""
+
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port of its frontend."""
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Start it on its file and port and wait until it serves."""
+        # WAL with synchronous=NORMAL: what a committed write survives is a process crash (the
+        # SIGKILL here), not a power cut; with SQLite's default journal it is 2-3 times slower.
+        self.process = start_dev_server(
+            self.folder, port=self.port, ui_port=None, extra_args=WAL_PRAGMAS
+        )
+        assert self.process is not None, f"something else listens on {self.address}"
+        await wait_until_serving(self.address, "default", seconds=60)
+
+    def kill(self) -> None:
+        """SIGKILL, and wait until the port is free again."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        deadline = time.monotonic() + 30
+        while port_open("127.0.0.1", self.port):
+            assert time.monotonic() < deadline, "the killed dev server's port stays taken"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+async def dev_server(tmp_path: Path) -> AsyncIterator[DevServer]:
+    """A dev server of this test's own on a file in the test's folder."""
+    server = DevServer(folder=tmp_path / "temporal", port=free_port())
+    await server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+
+
+@dataclass
+class Faulty:
+    """The processes under test, each restartable with the same environment."""
+
+    env: dict[str, str]
+    folder: Path
+    url: str
+    worker: subprocess.Popen[bytes] | None = None
+    api: subprocess.Popen[bytes] | None = None
+
+    def start_worker(self) -> None:
+        """`signoff worker` on the test's queue."""
+        self.worker = spawn("worker", self.env, self.folder / "worker.log")
+
+    def start_api(self) -> None:
+        """`signoff api`, waiting until it answers."""
+        self.api = spawn("api", self.env, self.folder / "api.log")
+        wait_until_healthy(self.url, self.api, self.folder / "api.log")
+
+    @staticmethod
+    def kill(process: subprocess.Popen[bytes] | None) -> None:
+        """SIGKILL one of them."""
+        assert process is not None and process.poll() is None, "the process died by itself"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+
+def _seed_org(engine: Engine) -> tuple[str, str, str]:
+    """An org of the test's own: requester, level-1 and level-2 approvers (inbox only)."""
+    org = f"faults-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    hashed = hash_password(DEMO_PASSWORD)
+    names = ("rita", "ann", "bob")
+    with transaction(engine) as session:
+        insert_missing(
+            session, Org, [{"id": org, "name": org, "calendar": {}, "created_at": now}], ["id"]
+        )
+        insert_missing(
+            session,
+            User,
+            [
+                {
+                    "id": f"{org}-{name}",
+                    "org_id": org,
+                    "email": f"{name}@{org}.test",
+                    "name": name.title(),
+                    "roles": ["USER"],
+                    "active": True,
+                    "password_hash": hashed,
+                    "failed_logins": 0,
+                    "notification_channels": ["inbox"],
+                    "created_at": now,
+                }
+                for name in names
+            ],
+            ["id"],
+        )
+    return org, f"{org}-ann", f"{org}-bob"
+
+
+def _due(lv: LevelState) -> list[datetime]:
+    return sorted(d.due for d in lv.deadlines if d.due is not None)
+
+
+class Decider:
+    """Sends approvals through the API (some) and the Temporal client (the rest)."""
+
+    def __init__(self, client: Client, http: httpx.AsyncClient, tokens: dict[str, dict[str, str]]):
+        """Keep both ways in."""
+        self.client = client
+        self.http = http
+        self.tokens = tokens
+
+    async def approve(self, ids: list[str], actor: str, level_id: str) -> None:
+        """`actor` approves `level_id` of every request, exactly once each."""
+
+        async def by_api(request_id: str) -> None:
+            deadline = time.monotonic() + 300
+            while True:  # a client retrying a 503 (worker busy catching up) with the same key
+                response = await self.http.post(
+                    f"/api/v1/requests/{request_id}/approve",
+                    json={"level_id": level_id},
+                    headers=self.tokens[actor] | {"Idempotency-Key": f"{request_id}-{level_id}"},
+                )
+                if response.status_code != 503 or time.monotonic() > deadline:
+                    break
+            assert response.status_code == 200, response.text
+
+        async def by_client(request_id: str) -> None:
+            handle = request_handle(self.client, request_id)
+            arg = ApproveInput(actor=actor, level_id=level_id)
+            await send_update(handle, ApprovalWorkflow.approve, arg)
+
+        async def by_either(request_id: str) -> None:
+            await (by_api if request_id in through_api else by_client)(request_id)
+
+        through_api = set(ids[:BY_API])
+        await bounded(by_either, ids)
+
+
+def _assert_one_request(
+    state: RequestState, record: RequestRecord | None, audit: list[AuditRecord], ann: str, bob: str
+) -> None:
+    rid = state.request_id
+    assert state.status == RequestStatus.APPROVED, rid
+    decisions = Counter((lv.level_id, d.actor) for lv in state.levels for d in lv.decisions)
+    assert decisions == Counter({("L1", ann): 1, ("L2", bob): 1}), rid
+    # The read model equals the workflow's state: the row, and the audit trail event by event.
+    assert record is not None, rid
+    assert (record.status, record.current_level_id) == (state.status.value, None), rid
+    assert record.version == state.audit[-1].seq, rid
+    assert [(a.seq, a.kind, a.actor, a.level_id) for a in audit] == [
+        (e.seq, e.kind.value, e.actor, e.level_id) for e in state.audit
+    ], rid
+    kinds = Counter((e.kind, e.level_id) for e in state.audit)
+    assert kinds[(EventKind.APPROVED, "L1")] == kinds[(EventKind.APPROVED, "L2")] == 1, rid
+    assert kinds[(EventKind.COMPLETED, None)] == 1, rid
+
+
+async def _states(client: Client, ids: list[str]) -> dict[str, RequestState]:
+    states = await bounded(lambda r: read_state(request_handle(client, r)), ids)
+    return {s.request_id: s for s in states}
+
+
+async def _decide_while_the_worker_is_down(
+    http: httpx.AsyncClient, headers: dict[str, str], ids: list[str]
+) -> None:
+    """A decision with no worker to take it: 503 with Retry-After, never a hang or a 500."""
+    answers = await asyncio.gather(
+        *(
+            http.post(
+                f"/api/v1/requests/{rid}/approve",
+                json={"level_id": "L1"},
+                headers=headers | {"Idempotency-Key": f"retry-{rid}"},
+            )
+            for rid in ids
+        )
+    )
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["retry-after"] and "Idempotency-Key" in answer.json()["detail"]
+
+
+async def _retry_after_the_restart(
+    http: httpx.AsyncClient, headers: dict[str, str], ids: list[str], ann: str
+) -> None:
+    """The client's retry with the same key gets the one decision's outcome; a new one is 409."""
+    for rid in ids:
+        deadline = time.monotonic() + 300
+        while True:  # as Retry-After says, while the new worker catches up
+            retried = await http.post(
+                f"/api/v1/requests/{rid}/approve",
+                json={"level_id": "L1"},
+                headers=headers | {"Idempotency-Key": f"retry-{rid}"},
+            )
+            if retried.status_code != 503 or time.monotonic() > deadline:
+                break
+        assert retried.status_code == 200, retried.text
+        approved = [e for e in retried.json()["events"] if e["kind"] == "approved"]
+        assert [(e["actor"], e["level_id"]) for e in approved] == [(ann, "L1")]
+        again = await http.post(
+            f"/api/v1/requests/{rid}/approve", json={"level_id": "L1"}, headers=headers
+        )
+        assert again.status_code == 409, again.text
+
+
+@pytest.mark.timeout(900)
+async def test_kills_of_worker_api_and_dev_server_lose_nothing(
+    dev_server: DevServer,
+    dev_env: WorkflowEnvironment,
+    database_url: str,
+    engine: Engine,
+    tmp_path: Path,
+) -> None:
+    org, ann, bob = _seed_org(engine)
+    env = stack_env(
+        dev_env,
+        database_url,
+        tmp_path,
+        SIGNOFF_TEMPORAL_ADDRESS=dev_server.address,
+        SIGNOFF_WORKER_STICKY_CACHE_SIZE=str(OPEN + 100),
+    )
+    faulty = Faulty(env, tmp_path, f"http://127.0.0.1:{env['SIGNOFF_API_PORT']}")
+    queue = env["SIGNOFF_TASK_QUEUE"]
+    client = await Client.connect(dev_server.address, data_converter=pydantic_data_converter)
+    inp = approval_input(
+        [
+            level("Manager", [ann], hours=L1_SECONDS / 3600),
+            level("CFO", [bob], hours=L2_SECONDS / 3600),
+        ],
+        calendar=always_open_calendar(),
+        org_id=org,
+        requester=f"{org}-rita",
+    )
+    faulty.start_worker()
+    faulty.start_api()
+    ids = [f"{org}-{i:04d}" for i in range(OPEN)]
+    late, early = ids[:-EARLY], ids[-EARLY:]
+    retried = late[:RETRIED]
+    with stopped_on_exit(faulty.worker), stopped_on_exit(faulty.api):  # type: ignore[arg-type]
+        async with httpx.AsyncClient(base_url=faulty.url, timeout=60) as http:
+            tokens = {
+                u: await login(http, f"{u.removeprefix(org + '-')}@{org}.test") for u in (ann, bob)
+            }
+            decider = Decider(client, http, tokens)
+            opened = await bounded(lambda r: start_request(client, queue, inp, r), ids)
+            await decider.approve(early, ann, "L1")
+            l1_due = {r.request.request_id: _due(r.request.levels[0]) for _, r in opened}
+            early_l2_due = {r: _due(s.levels[1]) for r, s in (await _states(client, early)).items()}
+
+            # 1. The worker dies; level-1 deadlines of the late ones and level-2 deadlines of
+            # the early ones pass while it is down; decisions sent meanwhile answer 503.
+            worker_down = datetime.now(UTC)
+            faulty.kill(faulty.worker)
+            await _decide_while_the_worker_is_down(http, tokens[ann], retried)
+            await sleep_until(
+                max([l1_due[r][-1] for r in late] + [early_l2_due[r][-1] for r in early])
+            )
+            worker_up = datetime.now(UTC)
+            faulty.start_worker()
+            await _retry_after_the_restart(http, tokens[ann], retried, ann)
+
+            # 2. The API dies and comes back; it takes decisions again.
+            faulty.kill(faulty.api)
+            faulty.start_api()
+            await decider.approve(late[RETRIED:], ann, "L1")
+
+            # 3. The dev server dies; level-2 deadlines of the late ones pass while it is down,
+            # and the worker and the API reconnect by themselves once it is back on its file.
+            l2_due = {r: _due(s.levels[1]) for r, s in (await _states(client, late)).items()}
+            server_down = datetime.now(UTC)
+            dev_server.kill()
+            await sleep_until(max(l2_due[r][-1] for r in late))
+            server_up = datetime.now(UTC)
+            await dev_server.start()
+
+            async def all_fired() -> bool:
+                # A deadline of a level decided in time never fires; every other one must.
+                states = await _states(client, ids)
+                return all(
+                    d.fired_at or (lv.ended_at and d.due and lv.ended_at < d.due)
+                    for s in states.values()
+                    for lv in s.levels
+                    for d in lv.deadlines
+                )
+
+            await wait_until("every deadline fired", all_fired, 300)
+            await decider.approve(ids, bob, "L2")
+            results = await bounded(lambda r: request_handle(client, r).result(), ids)
+            assert {r.status for r in results} == {RequestStatus.APPROVED}
+
+    states = await _states(client, ids)
+    with Session(engine) as session:
+        records = {
+            r.id: r
+            for r in session.exec(select(RequestRecord).where(col(RequestRecord.org_id) == org))
+        }
+        audit: dict[str, list[AuditRecord]] = {}
+        rows = session.exec(
+            select(AuditRecord).where(col(AuditRecord.org_id) == org).order_by(col(AuditRecord.seq))
+        )
+        for row in rows:
+            audit.setdefault(row.request_id, []).append(row)
+    outages = {"worker": (worker_down, worker_up), "dev server": (server_down, server_up)}
+    fell_in: Counter[str] = Counter()
+    for rid, state in states.items():
+        _assert_one_request(state, records.get(rid), audit.get(rid, []), ann, bob)
+        kinds = Counter((e.kind, e.level_id) for e in state.audit)
+        missed_l1 = rid in late
+        assert (kinds[(EventKind.REMINDER, "L1")], kinds[(EventKind.BREACHED, "L1")]) == (
+            (2, 1) if missed_l1 else (0, 0)
+        ), rid
+        assert (kinds[(EventKind.REMINDER, "L2")], kinds[(EventKind.BREACHED, "L2")]) == (2, 1), rid
+        for lv in state.levels:
+            for deadline in lv.deadlines:
+                if deadline.fired_at is None or deadline.due is None:
+                    continue
+                for name, (down, up) in outages.items():
+                    if down <= deadline.due <= up:
+                        # Due while something was down: fired once it was back.
+                        assert deadline.fired_at >= up, (rid, lv.level_id, deadline)
+                        fell_in[name] += 1
+    # Each outage had many deadlines fall in it (else the test proved nothing about it).
+    assert fell_in["worker"] >= 3 * EARLY and fell_in["dev server"] >= 3 * EARLY, fell_in
