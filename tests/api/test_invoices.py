@@ -3,11 +3,9 @@ invoice; uploads park, are overridden and continue; bad uploads; the CSV report.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,27 +13,13 @@ import httpx
 
 from api.main import API_PREFIX
 from tests.api.conftest import as_user
+from tests.api.http_polling import get_until
 from tests.api.imap_server import Dovecot
 from tests.api.imap_server import dovecot as dovecot  # noqa: F401 (fixture)
 from tests.intake.mails import invoice_mail, sample_pdf
 from tests.invoicing.einvoices import ubl_invoice
 
 V1 = API_PREFIX
-
-
-async def _until(
-    http: httpx.AsyncClient, url: str, headers: dict[str, str], done: Callable[[Any], bool]
-) -> Any:
-    """GET url until `done(json)` holds (the worker runs the workflow in its own process)."""
-    body: Any = None
-    for _ in range(300):
-        answer = await http.get(url, headers=headers)
-        if answer.status_code == 200:
-            body = answer.json()
-            if done(body):
-                return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never got there; last: {body}")
 
 
 async def _approve_level(http: httpx.AsyncClient, request_id: str, email: str) -> dict[str, Any]:
@@ -87,7 +71,7 @@ async def test_a_mailed_invoice_becomes_an_approved_posted_invoice(
     polled = await http.post(f"{V1}/mailboxes/{mailbox['id']}/poll", headers=admin)
     assert polled.status_code == 202, polled.text
 
-    log = await _until(
+    log = await get_until(
         http,
         f"{V1}/intake-log?mailbox_id={mailbox['id']}",
         admin,
@@ -96,7 +80,7 @@ async def test_a_mailed_invoice_becomes_an_approved_posted_invoice(
     [entry] = log["items"]
     assert entry["outcome"] == "accepted" and entry["sender"] == "billing@azure-interior.com"
     invoice_url = f"{V1}/invoices/{entry['invoice_id']}"
-    invoice = await _until(http, invoice_url, admin, lambda i: i["step"] == "approve")
+    invoice = await get_until(http, invoice_url, admin, lambda i: i["step"] == "approve")
     fields = invoice["fields"]
     assert fields["invoice_number"] == {
         "value": "INV/2023/03/0008",
@@ -116,7 +100,7 @@ async def test_a_mailed_invoice_becomes_an_approved_posted_invoice(
 
     # The warning routed the approval through the team lead, then finance.
     request_id = invoice["approval_request_id"]
-    await _until(
+    await get_until(
         http,
         f"{V1}/requests/{request_id}",
         admin,
@@ -124,7 +108,7 @@ async def test_a_mailed_invoice_becomes_an_approved_posted_invoice(
     )
     await _approve_level(http, request_id, "alice@acme.test")
     await _approve_level(http, request_id, "bob@acme.test")
-    posted = await _until(http, invoice_url, admin, lambda i: i["status"] == "POSTED")
+    posted = await get_until(http, invoice_url, admin, lambda i: i["status"] == "POSTED")
     assert posted["step"] == "done" and posted["erp_document"].startswith("AP-")
     assert [e["kind"] for e in posted["events"]][-1] == "finished"
 
@@ -161,7 +145,7 @@ async def test_an_upload_parks_until_its_supplier_exists_then_continues(
     )
     assert uploaded.status_code == 202, uploaded.text
     url = f"{V1}/invoices/{uploaded.json()['id']}"
-    parked = await _until(http, url, rita, lambda i: i["status"] == "NEEDS_REVIEW")
+    parked = await get_until(http, url, rita, lambda i: i["status"] == "NEEDS_REVIEW")
     assert parked["step"] == "validate" and supplier in parked["reason"]
 
     listed = await http.get(
@@ -186,7 +170,7 @@ async def test_an_upload_parks_until_its_supplier_exists_then_continues(
     continued = await http.post(f"{url}/override", json=body, headers=manager)
     assert continued.status_code == 200, continued.text
     assert continued.json()["status"] == "IN_PROGRESS"
-    onward = await _until(http, url, rita, lambda i: i["step"] == "approve")
+    onward = await get_until(http, url, rita, lambda i: i["step"] == "approve")
     assert onward["supplier_id"] == made.json()["id"]
     twice = await http.post(f"{url}/override", json=body, headers=manager)
     assert twice.status_code == 409 and "NEEDS_REVIEW" in twice.json()["detail"]
@@ -207,7 +191,7 @@ async def test_bad_uploads_are_refused_with_a_reason(http: httpx.AsyncClient) ->
     # A corrupt PDF is taken in, and waits for review with the reason.
     corrupt = await upload(b"%PDF-1.7\n" + uuid.uuid4().bytes + b"\x8f broken " * 50)
     assert corrupt.status_code == 202
-    parked = await _until(
+    parked = await get_until(
         http,
         f"{V1}/invoices/{corrupt.json()['id']}",
         rita,

@@ -44,6 +44,7 @@ from tests.api.conftest import (
     start_purchase,
     start_stack,
 )
+from tests.api.http_polling import get_until
 from tests.api.imap_server import Dovecot, start_dovecot
 from tests.api.webhook_receiver import HOOKS, Hooks, Receiver, expected_signature
 from tests.conftest import PG_URL, _drop_postgres_database, _fresh_postgres_database
@@ -90,21 +91,6 @@ def _folder_with_one_mail(dovecot: Dovecot) -> str:
     finally:
         imap.logout()
     return folder
-
-
-async def _until(
-    http: httpx.AsyncClient, url: str, headers: dict[str, str], done: Callable[[Any], bool]
-) -> Any:
-    """GET url until `done(json)` holds (the worker works in its own process)."""
-    body: Any = None
-    for _ in range(300):
-        answer = await http.get(url, headers=headers)
-        if answer.status_code == 200:
-            body = answer.json()
-            if done(body):
-                return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never got there; last: {body}")
 
 
 def _history_text(history_json: str) -> str:
@@ -220,7 +206,7 @@ async def test_a_mailbox_secret_is_sealed_never_shown_and_still_logs_in(
     # The worker opens it by the mailbox's id and logs in to the real server.
     polled = await http.post(f"{V1}/mailboxes/{mailbox_id}/poll", headers=admin)
     assert polled.status_code == 202, polled.text
-    log = await _until(
+    log = await get_until(
         http, f"{V1}/intake-log?mailbox_id={mailbox_id}", admin, lambda p: p["total"] == 1
     )
     assert log["items"][0]["outcome"] == "rejected"  # read: the login worked
@@ -447,7 +433,7 @@ async def test_rotation_moves_old_key_and_plaintext_rows_to_the_new_key_and_all_
             for mailbox_id in ("mbx-sealed", "mbx-plain"):
                 polled = await http.post(f"{V1}/mailboxes/{mailbox_id}/poll", headers=admin)
                 assert polled.status_code == 202, polled.text
-                await _until(
+                await get_until(
                     http,
                     f"{V1}/intake-log?mailbox_id={mailbox_id}",
                     admin,
