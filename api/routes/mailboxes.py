@@ -7,11 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.deps import AdminUser, ContextDep, SessionDep
+from api.admin_secrets import seal_admin_secret
+from api.deps import AdminUser, ClientIp, ContextDep, SessionDep
 from api.org_rows import PRINTABLE, owned
 from clients.mailbox_schedules import poll_now, put_mailbox_schedule, remove_mailbox_schedule
 from schemas.intake import ScreeningRules
@@ -24,7 +25,6 @@ from schemas.invoice_api import (
     MailboxUpdate,
 )
 from store.invoice_tables import IntakeEntry, Mailbox
-from store.security_events import record_security_event
 
 router = APIRouter(tags=["mailboxes"])
 
@@ -57,28 +57,6 @@ async def _mailbox(session: AsyncSession, admin: AdminUser, mailbox_id: str) -> 
     return await owned(session, Mailbox, mailbox_id, admin.org_id, "mailbox")
 
 
-def _set_secret(
-    context: ContextDep,
-    session: AsyncSession,
-    admin: AdminUser,
-    request: Request,
-    row: Mailbox,
-    secret: str,
-    action: str,
-) -> None:
-    """Store the secret encrypted under the row's id, and record who set it (never what)."""
-    row.secret = context.secret_box.encrypt(secret, context=f"mailboxes.secret:{row.id}")
-    record_security_event(
-        session,
-        kind="secret_changed",
-        org_id=admin.org_id,
-        actor=admin.user_id,
-        ip=request.client.host if request.client else None,
-        subject=f"mailbox:{row.id}",
-        detail={"secret": "mailbox", "action": action},
-    )
-
-
 async def _sync_schedule(context: ContextDep, row: Mailbox) -> None:
     """The mailbox's Schedule as its row says: polling while active, gone otherwise."""
     if row.active:
@@ -95,7 +73,7 @@ async def create_mailbox(
     admin: AdminUser,
     session: SessionDep,
     context: ContextDep,
-    request: Request,
+    ip: ClientIp,
 ) -> MailboxOut:
     """Add a mailbox; an active one is polled from now on."""
     now = datetime.now(UTC)
@@ -108,7 +86,7 @@ async def create_mailbox(
         created_at=now,
         updated_at=now,
     )
-    _set_secret(context, session, admin, request, row, body.secret.get_secret_value(), "set")
+    seal_admin_secret(context, session, admin, ip, row, body.secret.get_secret_value(), "set")
     session.add(row)
     await session.flush()
     # The Schedule first: if Temporal is down the mailbox is not saved and the caller retries.
@@ -143,7 +121,7 @@ async def update_mailbox(
     admin: AdminUser,
     session: SessionDep,
     context: ContextDep,
-    request: Request,
+    ip: ClientIp,
 ) -> MailboxOut:
     """Change settings; the Schedule follows (a deactivated mailbox is no longer polled)."""
     row = await _mailbox(session, admin, mailbox_id)
@@ -153,7 +131,7 @@ async def update_mailbox(
             setattr(row, name, value)
     if body.secret is not None:
         secret = body.secret.get_secret_value()
-        _set_secret(context, session, admin, request, row, secret, "changed")
+        seal_admin_secret(context, session, admin, ip, row, secret, "changed")
     if body.rules is not None:
         row.rules = body.rules.model_dump(mode="json")
     row.updated_at = datetime.now(UTC)

@@ -7,11 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminUser, ContextDep, SessionDep
+from api.admin_secrets import seal_admin_secret
+from api.deps import AdminUser, ClientIp, ContextDep, SessionDep
 from api.problems import Problem, conflict, not_found
 from clients.webhooks import start_webhook_delivery
 from notify.webhooks import UnsafeTarget, check_target
@@ -22,7 +23,6 @@ from schemas.notifications import (
     WebhookOut,
     WebhookUpdate,
 )
-from store.security_events import record_security_event
 from store.tables import Webhook, WebhookDelivery
 
 router = APIRouter(tags=["webhooks"])
@@ -60,22 +60,13 @@ def _new_secret(
     context: ContextDep,
     session: SessionDep,
     admin: AdminUser,
-    request: Request,
+    ip: str | None,
     hook: Webhook,
     action: str,
 ) -> str:
-    """A fresh signing secret, stored encrypted under the hook's id; the event names no secret."""
+    """A fresh signing secret, stored sealed; the event names no secret."""
     secret = secrets.token_urlsafe(32)
-    hook.secret = context.secret_box.encrypt(secret, context=f"webhooks.secret:{hook.id}")
-    record_security_event(
-        session,
-        kind="secret_changed",
-        org_id=admin.org_id,
-        actor=admin.user_id,
-        ip=request.client.host if request.client else None,
-        subject=f"webhook:{hook.id}",
-        detail={"secret": "webhook", "action": action},
-    )
+    seal_admin_secret(context, session, admin, ip, hook, secret, action)
     return secret
 
 
@@ -92,7 +83,7 @@ async def create_webhook(
     admin: AdminUser,
     session: SessionDep,
     context: ContextDep,
-    request: Request,
+    ip: ClientIp,
 ) -> WebhookOut:
     """Register an endpoint; its signing secret is in this answer and never again."""
     url = await _safe_url(context, str(body.url))
@@ -108,7 +99,7 @@ async def create_webhook(
         created_at=now,
         updated_at=now,
     )
-    secret = _new_secret(context, session, admin, request, hook, "created")
+    secret = _new_secret(context, session, admin, ip, hook, "created")
     session.add(hook)
     await session.commit()
     return _out(hook, secret)
@@ -166,11 +157,11 @@ async def rotate_webhook_secret(
     admin: AdminUser,
     session: SessionDep,
     context: ContextDep,
-    request: Request,
+    ip: ClientIp,
 ) -> WebhookOut:
     """A new signing secret, in this answer and never again; the old one stops signing now."""
     hook = await _hook(session, admin, webhook_id)
-    secret = _new_secret(context, session, admin, request, hook, "rotated")
+    secret = _new_secret(context, session, admin, ip, hook, "rotated")
     hook.updated_at = datetime.now(UTC)
     session.add(hook)
     await session.commit()
