@@ -43,6 +43,20 @@ router = APIRouter(tags=["requests"])
 
 # Ids made from an Idempotency-Key: the same key of the same caller is the same workflow id.
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c8d1e-7a43-4e3a-9d7e-5b0c2f4a9e11")
+# Who sees the callers' IPs in a request's audit trail: the roles of the audit export
+# (GET /audit, ManagerUser), not every participant of the request.
+_SEES_IPS = frozenset({"ADMIN", "MANAGEMENT"})
+
+
+def _as_seen_by(user: Principal, state: RequestState) -> RequestState:
+    """The state with `detail.ip` left out of its audit trail, unless the caller may audit."""
+    if _SEES_IPS & set(user.roles):
+        return state
+    audit = [
+        event.model_copy(update={"detail": {k: v for k, v in event.detail.items() if k != "ip"}})
+        for event in state.audit
+    ]
+    return state.model_copy(update={"audit": audit})
 
 
 def _body_hash(body: StartRequest) -> str:
@@ -145,7 +159,8 @@ async def start(
     else:
         WORKFLOW_STARTS.labels(inp.template.key).inc()
     response.headers["Location"] = f"/api/v1/requests/{handle.id}"
-    state = opened.request.model_copy(update={"audit": opened.events})
+    # A replayed Idempotency-Key answers with the whole trail so far, others' decisions too.
+    state = _as_seen_by(user, opened.request.model_copy(update={"audit": opened.events}))
     return RequestDetail(
         request=state, documents=await _documents(session, handle.id), source="workflow"
     )
@@ -224,7 +239,9 @@ async def get_request(
         assert row is not None
         state, source = await _from_read_model(session, row), "read_model"
     return RequestDetail(
-        request=state, documents=await _documents(session, request_id), source=source
+        request=_as_seen_by(user, state),
+        documents=await _documents(session, request_id),
+        source=source,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -185,3 +186,40 @@ async def test_lists_filter_and_page(http: httpx.AsyncClient) -> None:
     assert not set(ids) & {r["id"] for r in nobody.json()["items"]}
     bad = await http.get("/api/v1/requests", params={"limit": 0}, headers=rita)
     assert bad.status_code == 422
+
+
+def _ips(detail: dict[str, Any]) -> list[object]:
+    """The `detail.ip` of every audit entry that has one."""
+    return [e["detail"]["ip"] for e in detail["request"]["audit"] if "ip" in e["detail"]]
+
+
+async def test_decision_ips_are_shown_to_auditors_only(http: httpx.AsyncClient) -> None:
+    rita = await login(http, "rita@acme.test")
+    alice = await login(http, "alice@acme.test")
+    body = {"template_key": "purchase", "title": "Desk", "amount": "2500", "currency": "EUR"}
+    headers = rita | {"Idempotency-Key": f"desk-{uuid.uuid4().hex}"}
+    started = await http.post("/api/v1/requests", json=body, headers=headers)
+    assert started.status_code == 201, started.text
+    request_id = started.json()["request"]["request_id"]
+    approved = await http.post(
+        f"/api/v1/requests/{request_id}/approve", json={"comment": "ok"}, headers=alice
+    )
+    assert approved.status_code == 200, approved.text
+    url = f"/api/v1/requests/{request_id}"
+
+    for auditor in ("admin@acme.test", "manager@acme.test"):
+        seen = await http.get(url, headers=await login(http, auditor))
+        assert seen.status_code == 200, seen.text
+        by_alice = [e for e in seen.json()["request"]["audit"] if e["actor"] == "acme-alice"]
+        assert by_alice and all(e["detail"].get("ip") for e in by_alice), by_alice
+
+    for participant in (rita, alice):
+        seen = await http.get(url, headers=participant)
+        assert seen.status_code == 200, seen.text
+        assert any(e["kind"] == "approved" for e in seen.json()["request"]["audit"])
+        assert _ips(seen.json()) == []
+    # Replaying the start answers with the trail so far, alice's approval too: no IPs either.
+    replayed = await http.post("/api/v1/requests", json=body, headers=headers)
+    assert replayed.status_code == 200, replayed.text
+    assert any(e["kind"] == "approved" for e in replayed.json()["request"]["audit"])
+    assert _ips(replayed.json()) == []
