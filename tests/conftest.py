@@ -30,6 +30,11 @@ from workers.approval_worker import build_worker
 # folders too; their asserts are rewritten whichever test imports them first.
 pytest.register_assert_rewrite("tests.api")
 
+# One S3 server per session, whichever folder's tests ask first: weed mini's ports are fixed,
+# so a fixture imported into several modules (one instance each) would make all but the first
+# skip.
+pytest_plugins = ["tests.api.s3_server"]
+
 # CI runs the property tests on fixed examples so a rare draw never fails an unrelated change;
 # locally every run explores new ones.
 settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -3,126 +3,31 @@ invoice workflows or intake-log rejections, and a crash before marking starts no
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
 
-from activities.intake import HANDLED, MailboxIntakeActivities
-from config.secret_key import secret_key
+from activities.intake import HANDLED
 from config.settings import Settings
-from erp.reference import ReferenceErpAdapter
-from schemas.intake import PollMailboxInput, PollMailboxOutput, ScreeningRules
+from schemas.intake import ScreeningRules
 from store.db import transaction
-from store.invoice_tables import IntakeEntry, Mailbox
-from store.objects import ObjectStore, S3ObjectStore, make_object_store
+from store.invoice_tables import Mailbox
+from store.objects import S3ObjectStore
+from tests.activities.intake_setup import (
+    Intake,
+    end_invoice_workflows,
+    make_intake,
+    xml_invoice,
+)
 from tests.api.imap_server import Dovecot, ImapGate
 from tests.api.imap_server import dovecot as dovecot  # noqa: F401 (fixture)
 from tests.api.s3_server import S3Server
-from tests.api.s3_server import s3_server as s3_server  # noqa: F401 (fixture)
 from tests.intake.mails import invoice_mail, sample_pdf, zip_bomb, zip_of
-from tests.invoicing.ap_world import WIDGETS, ApWorld, seed_ap_world
-from tests.invoicing.einvoices import ubl_invoice
-
-
-@dataclass
-class Intake:
-    """One test's mailbox (its own IMAP folder), its poller and what it needs."""
-
-    world: ApWorld
-    mailbox_id: str
-    folder: str
-    dovecot: Dovecot
-    activities: MailboxIntakeActivities
-    objects: ObjectStore
-    engine: Engine
-    client: Client
-
-    def deliver(self, raw: bytes) -> None:
-        """Append a mail to the test's folder, as the mail server would."""
-        imap = self.dovecot.connect()
-        try:
-            imap.append(self.folder, raw)
-        finally:
-            imap.logout()
-
-    async def poll(self) -> PollMailboxOutput:
-        """One batch, run as the activity runs in a worker."""
-        return await ActivityEnvironment().run(
-            self.activities.poll_invoice_mailbox, PollMailboxInput(mailbox_id=self.mailbox_id)
-        )
-
-    def log(self) -> list[IntakeEntry]:
-        """The mailbox's intake log, oldest first."""
-        with Session(self.engine) as session:
-            return list(
-                session.exec(
-                    select(IntakeEntry)
-                    .where(col(IntakeEntry.mailbox_id) == self.mailbox_id)
-                    .order_by(col(IntakeEntry.uid))
-                )
-            )
-
-    def unmarked(self) -> list[int]:
-        """UIDs of the folder's mails not flagged handled."""
-        imap = self.dovecot.connect()
-        try:
-            imap.select_folder(self.folder)
-            return list(imap.search(["NOT", "KEYWORD", HANDLED.decode()]))
-        finally:
-            imap.logout()
-
-
-def _intake(
-    engine: Engine,
-    dovecot: Dovecot,
-    client: Client,
-    settings: Settings,
-    *,
-    port: int | None = None,
-    rules: ScreeningRules | None = None,
-    objects: ObjectStore | None = None,
-) -> Intake:
-    world = seed_ap_world(engine)
-    folder = f"ap-{uuid.uuid4().hex[:10]}"
-    imap = dovecot.connect()
-    try:
-        imap.create_folder(folder)
-    finally:
-        imap.logout()
-    now = datetime.now(UTC)
-    mailbox = Mailbox(
-        id=f"mbx-{uuid.uuid4().hex[:12]}",
-        org_id=world.org_id,
-        name="AP",
-        host=dovecot.host,
-        port=port or dovecot.port,
-        tls=False,
-        username=dovecot.username,
-        secret=dovecot.password,
-        folder=folder,
-        poll_seconds=60,
-        rules=(rules or ScreeningRules()).model_dump(mode="json"),
-        created_at=now,
-        updated_at=now,
-    )
-    mailbox_id = mailbox.id
-    with transaction(engine) as session:
-        session.add(mailbox)
-    objects = objects or make_object_store(settings, secret_key(settings))
-    activities = MailboxIntakeActivities(
-        engine, objects, ReferenceErpAdapter(engine), client, settings, f"tq-{uuid.uuid4()}"
-    )
-    return Intake(world, mailbox_id, folder, dovecot, activities, objects, engine, client)
 
 
 @pytest.fixture
@@ -138,22 +43,9 @@ async def intake(
     engine: Engine, dovecot: Dovecot, dev_env: WorkflowEnvironment, settings: Settings
 ) -> AsyncIterator[Intake]:
     """A fresh org, mailbox folder and poller; its invoice workflows are ended afterwards."""
-    taken = _intake(engine, dovecot, dev_env.client, settings)
+    taken = make_intake(engine, dovecot, dev_env.client, settings)
     yield taken
-    await _end_workflows(taken)
-
-
-async def _end_workflows(intake: Intake) -> None:
-    for entry in intake.log():
-        if entry.outcome == "accepted" and entry.invoice_id:
-            with contextlib.suppress(RPCError):  # ended already
-                await intake.client.get_workflow_handle(entry.invoice_id).terminate("test over")
-
-
-def _xml_invoice(number: str) -> bytes:
-    return ubl_invoice(
-        number=number, supplier="Acme Supplies GmbH", customer="Globex", lines=WIDGETS
-    )
+    await end_invoice_workflows(taken)
 
 
 async def test_an_invoice_mail_starts_its_workflow_with_its_files_stored(intake: Intake) -> None:
@@ -254,7 +146,7 @@ async def test_a_zip_of_invoices_and_malformed_mime_are_handled(intake: Intake) 
 
 
 async def test_duplicates_by_message_id_but_never_by_a_missing_one(intake: Intake) -> None:
-    xml = ("invoice.xml", _xml_invoice("D-1"), "application/xml")
+    xml = ("invoice.xml", xml_invoice("D-1"), "application/xml")
     intake.deliver(invoice_mail(attachments=[xml], message_id="<inv-d1@acme.test>"))
     intake.deliver(
         invoice_mail(subject="resent", attachments=[xml], message_id="<inv-d1@acme.test>")
@@ -274,9 +166,9 @@ async def test_a_poller_cut_off_before_marking_starts_no_second_invoice(
     engine: Engine, dovecot: Dovecot, dev_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     gate = ImapGate(dovecot)
-    cut = _intake(engine, dovecot, dev_env.client, settings, port=gate.port)
+    cut = make_intake(engine, dovecot, dev_env.client, settings, port=gate.port)
     try:
-        cut.deliver(invoice_mail(attachments=[("i.xml", _xml_invoice("C-1"), "application/xml")]))
+        cut.deliver(invoice_mail(attachments=[("i.xml", xml_invoice("C-1"), "application/xml")]))
         gate.cut_at(b"+FLAGS")  # the connection dies when the poller marks the mail
         with pytest.raises(Exception):  # noqa: B017  (any I/O error of the cut connection)
             await cut.poll()
@@ -293,7 +185,7 @@ async def test_a_poller_cut_off_before_marking_starts_no_second_invoice(
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     finally:
         gate.close()
-        await _end_workflows(cut)
+        await end_invoice_workflows(cut)
 
 
 async def test_with_s3_the_files_land_in_the_bucket(
@@ -306,9 +198,9 @@ async def test_with_s3_the_files_land_in_the_bucket(
     bucket = f"intake-{uuid.uuid4().hex[:8]}"
     store = S3ObjectStore(s3_server.client(), bucket, 60)
     store.ensure_bucket()
-    intake = _intake(engine, dovecot, dev_env.client, settings, objects=store)
+    intake = make_intake(engine, dovecot, dev_env.client, settings, objects=store)
     try:
-        xml = _xml_invoice("S3-1")
+        xml = xml_invoice("S3-1")
         intake.deliver(invoice_mail(attachments=[("inv.xml", xml, "application/xml")]))
         assert (await intake.poll()).accepted == 1
         [entry] = intake.log()
@@ -324,4 +216,4 @@ async def test_with_s3_the_files_land_in_the_bucket(
         )
         assert body == xml
     finally:
-        await _end_workflows(intake)
+        await end_invoice_workflows(intake)

