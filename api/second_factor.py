@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlmodel import col, delete, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,9 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.mfa_codes import matching_step, new_recovery_codes, recovery_code_hash
 from api.problems import Problem
 from config.settings import Settings
+from schemas.mfa import SecondFactorProof
 from store.secret_box import SecretBox
-from store.security_events import record_security_event
+from store.security_events import record_user_event
 from store.tables import Org, RecoveryCode, User
+
+if TYPE_CHECKING:
+    from api.deps import AppContext
 
 # The roles an org's `mfa_required` setting applies to.
 MFA_ROLES = frozenset({"ADMIN", "MANAGEMENT"})
@@ -71,15 +75,8 @@ async def count_failure(
         await session.exec(
             update(User).where(col(User.id) == user.id).values(failed_logins=0, locked_until=until)
         )
-        record_security_event(
-            session,
-            kind="login_locked",
-            org_id=user.org_id,
-            actor=user.id,
-            ip=ip,
-            subject=f"user:{user.id}",
-            detail={"until": until.isoformat(), "failures": settings.login_max_failures},
-        )
+        detail = {"until": until.isoformat(), "failures": settings.login_max_failures}
+        record_user_event(session, user, "login_locked", ip=ip, detail=detail)
     await session.commit()
 
 
@@ -130,53 +127,36 @@ async def unused_recovery_codes(session: AsyncSession, user_id: str) -> int:
 
 async def verify_second_factor(
     session: AsyncSession,
-    box: SecretBox,
-    settings: Settings,
+    context: AppContext,
     user: User,
+    proof: SecondFactorProof,
     *,
-    code: str | None,
-    recovery_code: str | None,
     ip: str | None,
     purpose: str,
     refusal_status: int,
 ) -> Method:
     """How the user proved it; a wrong, replayed or used code is audited, counted and refused."""
+    code, recovery_code = proof.code, proof.recovery_code
     now = datetime.now(UTC)
     locked = locked_problem(user, now)
     if locked is not None:
         raise locked
     method: Method = "totp" if code is not None else "recovery_code"
     if code is not None:
-        accepted = await _accept_totp(session, box, user, code)
+        accepted = await _accept_totp(session, context.secret_box, user, code)
     else:
         accepted = recovery_code is not None and await _accept_recovery_code(
             session, user, recovery_code
         )
     if accepted:
         if method == "recovery_code":
-            record_security_event(
-                session,
-                kind="recovery_code_used",
-                org_id=user.org_id,
-                actor=user.id,
-                ip=ip,
-                subject=f"user:{user.id}",
-                detail={
-                    "purpose": purpose,
-                    "remaining": await unused_recovery_codes(session, user.id),
-                },
-            )
+            remaining = await unused_recovery_codes(session, user.id)
+            used = {"purpose": purpose, "remaining": remaining}
+            record_user_event(session, user, "recovery_code_used", ip=ip, detail=used)
         return method
-    record_security_event(
-        session,
-        kind="mfa_challenge_failed",
-        org_id=user.org_id,
-        actor=user.id,
-        ip=ip,
-        subject=f"user:{user.id}",
-        detail={"purpose": purpose, "method": method},
-    )
-    await count_failure(session, user, settings, ip=ip, now=now)
+    failed = {"purpose": purpose, "method": method}
+    record_user_event(session, user, "mfa_challenge_failed", ip=ip, detail=failed)
+    await count_failure(session, user, context.settings, ip=ip, now=now)
     headers = {"WWW-Authenticate": "Bearer"} if refusal_status == 401 else None
     what = "code" if method == "totp" else "recovery code"
     raise Problem(refusal_status, f"the {what} is wrong, expired or already used", headers=headers)
@@ -192,3 +172,14 @@ async def replace_recovery_codes(session: AsyncSession, user_id: str) -> list[st
             RecoveryCode(user_id=user_id, code_hash=recovery_code_hash(code), created_at=now)
         )
     return codes
+
+
+async def clear_mfa(session: AsyncSession, user: User) -> None:
+    """Turn the user's MFA off: no secret, no pending enrolment, no recovery codes.
+
+    The caller records why and commits."""
+    user.mfa_enabled = False
+    user.totp_secret = user.totp_pending_secret = None
+    user.totp_last_step = None
+    session.add(user)
+    await session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))

@@ -6,13 +6,14 @@ import asyncio
 import getpass
 
 import typer
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.second_factor import clear_mfa
 from config.settings import get_settings
 from store.async_db import make_async_engine
-from store.security_events import record_security_event
-from store.tables import RecoveryCode, User
+from store.security_events import record_user_event
+from store.tables import User
 
 app = typer.Typer(help="Users of any org (operator escape hatches).", no_args_is_help=True)
 
@@ -26,20 +27,10 @@ async def _reset_mfa(email: str, reason: str, actor: str) -> str | None:
             if user is None:
                 return None
             was_on = user.mfa_enabled
-            user.mfa_enabled = False
-            user.totp_secret = user.totp_pending_secret = None
-            user.totp_last_step = None
-            session.add(user)
-            await session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
-            record_security_event(
-                session,
-                kind="mfa_disabled",
-                org_id=user.org_id,
-                actor=actor,
-                ip=None,
-                subject=f"user:{user.id}",
-                reason=reason,
-                detail={"by": "cli reset-mfa", "was_enabled": was_on},
+            await clear_mfa(session, user)
+            detail = {"by": "cli reset-mfa", "was_enabled": was_on}
+            record_user_event(
+                session, user, "mfa_disabled", ip=None, actor=actor, reason=reason, detail=detail
             )
             await session.commit()
             return user.id

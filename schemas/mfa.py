@@ -37,10 +37,9 @@ class MfaChallenge(BaseModel):
     expires_in: int = Field(description="Seconds the challenge or enrolment token is valid.")
 
 
-class MfaLoginInput(BaseModel):
-    """The second login step: the challenge and either a TOTP code or a recovery code."""
+class SecondFactorProof(BaseModel):
+    """Either a current TOTP code or an unused recovery code."""
 
-    challenge: str = Field(min_length=1, max_length=4000)
     code: str | None = _CODE
     recovery_code: str | None = _RECOVERY
 
@@ -49,6 +48,12 @@ class MfaLoginInput(BaseModel):
         if (self.code is None) == (self.recovery_code is None):
             raise ValueError("give either `code` or `recovery_code`")
         return self
+
+
+class MfaLoginInput(SecondFactorProof):
+    """The second login step: the challenge and either a TOTP code or a recovery code."""
+
+    challenge: str = Field(min_length=1, max_length=4000)
 
 
 class TotpEnrolment(BaseModel):
@@ -80,18 +85,10 @@ class RecoveryCodes(BaseModel):
     recovery_codes: list[str]
 
 
-class MfaDisableInput(BaseModel):
+class MfaDisableInput(SecondFactorProof):
     """Proof of the second factor (a code or a recovery code) to turn MFA off."""
 
-    code: str | None = _CODE
-    recovery_code: str | None = _RECOVERY
     reason: str | None = _REASON
-
-    @model_validator(mode="after")
-    def _one_factor(self) -> Self:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("give either `code` or `recovery_code`")
-        return self
 
 
 class OrgSettings(BaseModel):

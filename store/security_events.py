@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store.tables import User
 from store.types import UtcDateTime
 
 # What a security event may be; request decisions and overrides stay in `audit_events`.
@@ -75,3 +76,26 @@ def record_security_event(
     )
     session.add(event)
     return event
+
+
+def record_user_event(
+    session: AsyncSession,
+    user: User,
+    kind: str,
+    *,
+    ip: str | None,
+    actor: str | None = None,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> SecurityEvent:
+    """Add an event about the user's own account, done by the user unless `actor` says who."""
+    return record_security_event(
+        session,
+        kind=kind,
+        org_id=user.org_id,
+        actor=actor or user.id,
+        ip=ip,
+        subject=f"user:{user.id}",
+        reason=reason,
+        detail=detail,
+    )

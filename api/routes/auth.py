@@ -25,7 +25,7 @@ from api.security import (
 )
 from schemas.auth import LoginInput, Me, RefreshInput, TokenPair
 from schemas.mfa import MfaChallenge, MfaLoginInput
-from store.security_events import record_security_event
+from store.security_events import record_security_event, record_user_event
 from store.tables import RefreshToken, User
 
 router = APIRouter(tags=["auth"])
@@ -103,18 +103,11 @@ def _login_failed(
     )
 
 
-def _login_succeeded(session: SessionDep, user: User, ip: str | None, mfa: str | None) -> None:
+def record_login(session: SessionDep, user: User, ip: str | None, mfa: str | None) -> None:
+    """A login got through: the failure count starts again and a security event says how."""
     user.failed_logins, user.locked_until = 0, None
     session.add(user)
-    record_security_event(
-        session,
-        kind="login_succeeded",
-        org_id=user.org_id,
-        actor=user.id,
-        ip=ip,
-        subject=f"user:{user.id}",
-        detail={"mfa": mfa} if mfa else {},
-    )
+    record_user_event(session, user, "login_succeeded", ip=ip, detail={"mfa": mfa} if mfa else {})
 
 
 @router.post(
@@ -177,7 +170,7 @@ async def login(
             enrollment_token=enrolment.token,
             expires_in=MFA_TOKEN_SECONDS,
         )
-    _login_succeeded(session, user, ip, None)
+    record_login(session, user, ip, None)
     return await issue_token_pair(context, session, user, uuid.uuid4().hex)
 
 
@@ -204,17 +197,9 @@ async def login_second_factor(
     if user is None or not user.active or not user.mfa_enabled:
         raise _unauthorized("the challenge's user does not exist, is inactive or has no MFA")
     method = await verify_second_factor(
-        session,
-        context.secret_box,
-        context.settings,
-        user,
-        code=body.code,
-        recovery_code=body.recovery_code,
-        ip=ip,
-        purpose="login",
-        refusal_status=401,
+        session, context, user, body, ip=ip, purpose="login", refusal_status=401
     )
-    _login_succeeded(session, user, ip, method)
+    record_login(session, user, ip, method)
     return await issue_token_pair(context, session, user, uuid.uuid4().hex)
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordBearer
-from sqlmodel import col, delete
 
 from api.deps import ClientIp, ContextDep, CurrentUser, SessionDep, current_principal
 from api.mfa_codes import matching_step, new_totp_secret, provisioning
 from api.problems import Problem, conflict
-from api.routes.auth import issue_token_pair
+from api.routes.auth import issue_token_pair, record_login
 from api.second_factor import (
+    clear_mfa,
     mfa_mandatory,
     pending_totp_context,
     replace_recovery_codes,
@@ -27,17 +27,23 @@ from schemas.mfa import (
     MfaConfirmed,
     MfaDisableInput,
     RecoveryCodes,
+    SecondFactorProof,
     TotpCodeInput,
     TotpEnrolment,
 )
-from store.security_events import record_security_event
-from store.tables import Org, RecoveryCode, User
+from store.security_events import record_user_event
+from store.tables import Org, User
 
 router = APIRouter(tags=["mfa"])
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 # Secrets and recovery codes must not linger in caches or proxies.
 _NO_STORE = {"Cache-Control": "no-store"}
+# How the endpoints that ask for a second factor refuse a wrong one.
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Wrong, replayed or used code"},
+    429: {"description": "Locked"},
+}
 
 
 @dataclass(frozen=True)
@@ -72,10 +78,13 @@ async def enrolling_user(
 EnrollingUser = Annotated[Enrolling, Depends(enrolling_user)]
 
 
-async def _own_row(session: SessionDep, caller: CurrentUser) -> User:
+async def _own_mfa_row(session: SessionDep, caller: CurrentUser, when_off: str) -> User:
+    """The caller's row; a 409 saying `when_off` if their MFA is off."""
     user = await session.get(User, caller.user_id)
     if user is None:
         raise Problem(401, "the token's user does not exist or is inactive")
+    if not user.mfa_enabled:
+        raise conflict(when_off)
     return user
 
 
@@ -144,29 +153,13 @@ async def confirm_totp(
     session.add(user)
     codes = await replace_recovery_codes(session, user.id)
     via = "enrollment_token" if enrolling.by_enrolment_token else "session"
-    record_security_event(
-        session,
-        kind="mfa_enrolled",
-        org_id=user.org_id,
-        actor=user.id,
-        ip=ip,
-        subject=f"user:{user.id}",
-        detail={"method": "totp", "via": via},
-    )
+    enrolled = {"method": "totp", "via": via}
+    record_user_event(session, user, "mfa_enrolled", ip=ip, detail=enrolled)
     response.headers.update(_NO_STORE)
     if not enrolling.by_enrolment_token:
         await session.commit()
         return MfaConfirmed(recovery_codes=codes)
-    user.failed_logins, user.locked_until = 0, None
-    record_security_event(
-        session,
-        kind="login_succeeded",
-        org_id=user.org_id,
-        actor=user.id,
-        ip=ip,
-        subject=f"user:{user.id}",
-        detail={"mfa": "enrolment"},
-    )
+    record_login(session, user, ip, "enrolment")
     tokens = await issue_token_pair(context, session, user, uuid.uuid4().hex)
     return MfaConfirmed(recovery_codes=codes, tokens=tokens)
 
@@ -174,11 +167,7 @@ async def confirm_totp(
 @router.post(
     "/me/mfa/recovery-codes",
     response_model=RecoveryCodes,
-    responses={
-        403: {"description": "Wrong, replayed or expired code"},
-        409: {"description": "MFA is off"},
-        429: {"description": "Locked"},
-    },
+    responses={**_REFUSED, 409: {"description": "MFA is off"}},
 )
 async def regenerate_recovery_codes(
     body: TotpCodeInput,
@@ -189,30 +178,14 @@ async def regenerate_recovery_codes(
     response: Response,
 ) -> RecoveryCodes:
     """New recovery codes for a current TOTP code; the old ones stop working."""
-    user = await _own_row(session, caller)
-    if not user.mfa_enabled:
-        raise conflict("MFA is off; there are no recovery codes")
+    user = await _own_mfa_row(session, caller, "MFA is off; there are no recovery codes")
+    totp_only = SecondFactorProof(code=body.code)
     await verify_second_factor(
-        session,
-        context.secret_box,
-        context.settings,
-        user,
-        code=body.code,
-        recovery_code=None,
-        ip=ip,
-        purpose="recovery_codes",
-        refusal_status=403,
+        session, context, user, totp_only, ip=ip, purpose="recovery_codes", refusal_status=403
     )
     codes = await replace_recovery_codes(session, user.id)
-    record_security_event(
-        session,
-        kind="secret_changed",
-        org_id=user.org_id,
-        actor=user.id,
-        ip=ip,
-        subject=f"user:{user.id}",
-        detail={"what": "recovery_codes"},
-    )
+    changed = {"what": "recovery_codes"}
+    record_user_event(session, user, "secret_changed", ip=ip, detail=changed)
     await session.commit()
     response.headers.update(_NO_STORE)
     return RecoveryCodes(recovery_codes=codes)
@@ -222,9 +195,8 @@ async def regenerate_recovery_codes(
     "/me/mfa",
     status_code=204,
     responses={
-        403: {"description": "Wrong, replayed or used code"},
+        **_REFUSED,
         409: {"description": "MFA is off, or the org requires it for the caller's role"},
-        429: {"description": "Locked"},
     },
 )
 async def disable_mfa(
@@ -235,36 +207,14 @@ async def disable_mfa(
     ip: ClientIp,
 ) -> Response:
     """Turn MFA off with a current code or a recovery code (not where the org requires it)."""
-    user = await _own_row(session, caller)
-    if not user.mfa_enabled:
-        raise conflict("MFA is off already")
+    user = await _own_mfa_row(session, caller, "MFA is off already")
     if mfa_mandatory(await session.get(Org, user.org_id), user.roles):
         raise conflict("your org requires MFA for ADMIN and MANAGEMENT; it stays on")
     method = await verify_second_factor(
-        session,
-        context.secret_box,
-        context.settings,
-        user,
-        code=body.code,
-        recovery_code=body.recovery_code,
-        ip=ip,
-        purpose="disable",
-        refusal_status=403,
+        session, context, user, body, ip=ip, purpose="disable", refusal_status=403
     )
-    user.mfa_enabled = False
-    user.totp_secret = user.totp_pending_secret = None
-    user.totp_last_step = None
-    session.add(user)
-    await session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
-    record_security_event(
-        session,
-        kind="mfa_disabled",
-        org_id=user.org_id,
-        actor=user.id,
-        ip=ip,
-        subject=f"user:{user.id}",
-        reason=body.reason,
-        detail={"proved_by": method},
-    )
+    await clear_mfa(session, user)
+    proved = {"proved_by": method}
+    record_user_event(session, user, "mfa_disabled", ip=ip, reason=body.reason, detail=proved)
     await session.commit()
     return Response(status_code=204)
