@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -123,8 +123,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        # A lost or refused connection is an outage the caller can wait out; anything else
-        # the database says (a constraint, a bad statement) is a bug and stays a 500.
+        # A lost or refused connection is an outage the caller can wait out; a value it cannot
+        # hold is bad input; anything else (a constraint, a bad statement) is a bug: a 500.
         if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
             log.error("the database is unreachable on %s: %s", request.url.path, exc.orig)
             return problem_response(
@@ -132,6 +132,14 @@ def install_problem_handlers(app: FastAPI) -> None:
                 503,
                 "the database is unreachable; try again shortly",
                 headers={"Retry-After": "5"},
+            )
+        if isinstance(exc, DataError):
+            # A value the database cannot hold (a NUL character, a number out of range) comes
+            # from the caller's input: theirs to fix, not a server fault. Logged, to find the
+            # field that should have refused it.
+            log.warning("the database refused a value on %s: %s", request.url.path, exc.orig)
+            return problem_response(
+                request, 422, "a value in the request cannot be stored (e.g. a NUL character)"
             )
         raise exc
 

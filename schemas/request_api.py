@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, JsonValue
 
 from schemas.approval import AuditEvent, RequestState
 from schemas.template import ApprovalMode, Tat
+from schemas.text import Text
+
+# A user id as the API takes one: SQL looks it up, so it must be text SQL can hold.
+UserId = Annotated[Text, Field(min_length=1, max_length=64)]
 
 
 class StartRequest(BaseModel):
@@ -127,7 +131,7 @@ class InsertApproverBody(ReasonBody):
     """Insert an approval level at a position (0-based)."""
 
     position: int = Field(ge=0, le=100)
-    approvers: list[str] = Field(min_length=1, max_length=50)
+    approvers: list[UserId] = Field(min_length=1, max_length=50)
     name: str = Field(default="Inserted approval", min_length=1, max_length=200)
     mode: ApprovalMode = "any"
     required_approvals: int | None = Field(default=None, ge=1)
@@ -137,5 +141,5 @@ class InsertApproverBody(ReasonBody):
 class ReassignBody(ReasonBody):
     """Move a pending approval to someone else."""
 
-    from_user: str = Field(min_length=1, max_length=64)
-    to_user: str = Field(min_length=1, max_length=64)
+    from_user: UserId
+    to_user: UserId

@@ -98,6 +98,13 @@ async def test_overrides_by_management_and_their_refusal_for_users(
         headers=manager,
     )
     assert unknown.status_code == 422
+    for body in (
+        {"reason": "legal", "position": 1, "approvers": ["acme-\x00admin"]},
+        {"reason": "x", "from_user": "acme-alice", "to_user": "acme-\x00bob"},
+    ):  # a NUL in a user id is refused with the field, never reaching SQL as a 500
+        path = "approvers" if "approvers" in body else "reassign"
+        nul = await http.post(f"{base}/{path}", json=body, headers=manager)
+        assert nul.status_code == 422 and "NUL" in nul.text, nul.text
     inserted = await http.post(
         f"{base}/approvers",
         json={"reason": "legal", "position": 1, "approvers": ["acme-admin"], "name": "Legal"},
