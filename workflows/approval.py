@@ -105,6 +105,10 @@ class ApprovalWorkflow:
             )
         machine = self._machine
         while True:
+            # The clock is read before publishing: a local activity's result may move
+            # workflow.now() on differently live (a later task) and in replay (the marker's
+            # time), and a deadline judged on either would not replay.
+            now = workflow.now()
             await self._publish()
             if not machine.state.is_open:
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -125,18 +129,22 @@ class ApprovalWorkflow:
                 await asyncio.gather(*self._notifying)
                 carried = machine.state.model_copy(update={"runs": machine.state.runs + 1})
                 workflow.continue_as_new(inp.model_copy(update={"resume_state": carried}))
-            await self._wait_for_change_or(machine.next_due(), machine.next_due_label())
-            machine.fire_due(workflow.now())
+            now = await self._wait_for_change_or(machine.next_due(), machine.next_due_label(), now)
+            machine.fire_due(now)
 
-    async def _wait_for_change_or(self, due: datetime | None, label: str) -> None:
+    async def _wait_for_change_or(
+        self, due: datetime | None, label: str, now: datetime
+    ) -> datetime:
+        """Wait for a change or until `due`; the time to act at: `now` if nothing was awaited."""
         if due is None:
             await workflow.wait_condition(self._unpublished)
-            return
-        wait = (due - workflow.now()).total_seconds()
+            return workflow.now()
+        wait = (due - now).total_seconds()
         if wait <= 0:
-            return
+            return now
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(self._unpublished, timeout=wait, timeout_summary=label)
+        return workflow.now()
 
     def _unpublished(self) -> bool:
         assert self._machine is not None
