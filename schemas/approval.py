@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from schemas.calendar import CalendarSnapshot
-from schemas.template import ApprovalMode, Escalation, Tat, TemplateSnapshot
+from schemas.template import ApprovalMode, Escalation, Tat, TemplateSnapshot, check_mode
 
 SYSTEM_ACTOR = "system"
 
@@ -334,10 +334,7 @@ class InsertLevelInput(_Override):
 
     @model_validator(mode="after")
     def _consistent(self) -> InsertLevelInput:
-        if self.mode == "n_of" and (
-            self.required_approvals is None or self.required_approvals > len(set(self.approvers))
-        ):
-            raise ValueError("mode n_of needs required_approvals no larger than the approvers")
+        check_mode(self.mode, self.required_approvals, len(set(self.approvers)))
         return self
 
 

@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from schemas.approval import AuditEvent, RequestState
-from schemas.template import ApprovalMode, Tat
+from schemas.template import ApprovalMode, Tat, check_mode
 from schemas.text import Text
 
 # A user id as the API takes one: SQL looks it up, so it must be text SQL can hold.
@@ -136,6 +136,12 @@ class InsertApproverBody(ReasonBody):
     mode: ApprovalMode = "any"
     required_approvals: int | None = Field(default=None, ge=1)
     tat: Tat = Field(default_factory=lambda: Tat(hours=8))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InsertApproverBody:
+        # Refused here with a 422: inside the workflow it would fail the workflow task.
+        check_mode(self.mode, self.required_approvals, len(set(self.approvers)))
+        return self
 
 
 class ReassignBody(ReasonBody):

@@ -92,6 +92,17 @@ class RoutingCondition(BaseModel):
         return not (self.priorities and priority not in self.priorities)
 
 
+def check_mode(mode: ApprovalMode, required_approvals: int | None, users: int | None) -> None:
+    """Refuse a mode and count that do not go together (`users`: how many, None for a role)."""
+    if mode == "n_of":
+        if required_approvals is None:
+            raise ValueError("mode n_of needs required_approvals")
+        if users is not None and required_approvals > users:
+            raise ValueError("required_approvals is more than the level's approvers")
+    elif required_approvals is not None:
+        raise ValueError("required_approvals only goes with mode n_of")
+
+
 class LevelTemplate(BaseModel):
     """One approval level of a template."""
 
@@ -106,13 +117,8 @@ class LevelTemplate(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> LevelTemplate:
-        if self.mode == "n_of":
-            if self.required_approvals is None:
-                raise ValueError("mode n_of needs required_approvals")
-            if not self.approvers.role and self.required_approvals > len(set(self.approvers.users)):
-                raise ValueError("required_approvals is more than the level's approvers")
-        elif self.required_approvals is not None:
-            raise ValueError("required_approvals only goes with mode n_of")
+        users = None if self.approvers.role else len(set(self.approvers.users))
+        check_mode(self.mode, self.required_approvals, users)
         for threshold in self.reminder_thresholds:
             if not 0 < threshold < 1:
                 raise ValueError("reminder thresholds are fractions between 0 and 1, e.g. 0.5")

@@ -98,6 +98,17 @@ async def test_overrides_by_management_and_their_refusal_for_users(
         headers=manager,
     )
     assert unknown.status_code == 422
+    mismatched = await http.post(
+        f"{base}/approvers",
+        json={
+            "reason": "legal",
+            "position": 1,
+            "approvers": ["acme-admin"],
+            "required_approvals": 1,
+        },
+        headers=manager,
+    )  # a count without mode n_of: refused here, never a workflow task that cannot run
+    assert mismatched.status_code == 422 and "n_of" in mismatched.text, mismatched.text
     for body in (
         {"reason": "legal", "position": 1, "approvers": ["acme-\x00admin"]},
         {"reason": "x", "from_user": "acme-alice", "to_user": "acme-\x00bob"},
