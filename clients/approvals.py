@@ -48,6 +48,11 @@ class RequestRefused(Exception):
         self.missing = missing
 
 
+class RequestBusy(Exception):
+    """The request could not take a message just now (Temporal refused it while the workflow's
+    task is being retried, e.g. under load or after a worker restart); the caller may retry."""
+
+
 def request_handle(client: Client, request_id: str) -> RequestHandle:
     """The handle of a request's workflow by its id (the latest run)."""
     handle: RequestHandle = client.get_workflow_handle(request_id, result_type=ApprovalResult)
@@ -117,7 +122,15 @@ async def send_update(
             raise RequestRefused(cause.message, forbidden=cause.type == REFUSED_FORBIDDEN) from None
         raise
     except RPCError as err:
+        if err.status == RPCStatusCode.FAILED_PRECONDITION and not _says_closed(err):
+            raise RequestBusy(err.message) from None
         raise _closed_or_missing(err) from None
+
+
+def _says_closed(err: RPCError) -> bool:
+    # Temporal answers FAILED_PRECONDITION both for a finished workflow and for one whose
+    # workflow task is failing or being retried; only the former is final.
+    return any(word in err.message.lower() for word in ("complete", "closed", "finished"))
 
 
 async def read_state(

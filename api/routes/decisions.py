@@ -17,7 +17,7 @@ from api.deps import ClientIp, ContextDep, CurrentUser, ManagerUser, Principal, 
 from api.observability import DECISIONS
 from api.problems import Problem, conflict, forbidden
 from api.routes.requests import closed_or_missing
-from clients.approvals import RequestRefused, request_handle, send_update
+from clients.approvals import RequestBusy, RequestRefused, request_handle, send_update
 from schemas.approval import (
     ActorInput,
     ApproveInput,
@@ -75,6 +75,14 @@ async def _send(
             503,
             "the request has not taken the decision yet (no worker is running it); it may "
             "still be applied: retry with the same Idempotency-Key",
+            headers={"Retry-After": "5"},
+        ) from None
+    except RequestBusy:
+        DECISIONS.labels(action, "pending").inc()
+        raise Problem(
+            503,
+            "the request cannot take the decision just now (its workflow is catching up); "
+            "retry with the same Idempotency-Key",
             headers={"Retry-After": "5"},
         ) from None
     except RequestRefused as refused:

@@ -31,7 +31,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.security import hash_password
-from clients.approvals import read_state, request_handle, send_update, start_request
+from clients.approvals import RequestBusy, read_state, request_handle, send_update, start_request
 from devstack.demo import DEMO_PASSWORD
 from devstack.temporal import port_open, start_dev_server, wait_until_serving
 from schemas.approval import ApproveInput, EventKind, LevelState, RequestState, RequestStatus
@@ -226,7 +226,14 @@ class Decider:
         async def by_client(request_id: str) -> None:
             handle = request_handle(self.client, request_id)
             arg = ApproveInput(actor=actor, level_id=level_id)
-            await send_update(handle, ApprovalWorkflow.approve, arg)
+            deadline = time.monotonic() + 300
+            while True:  # a client retrying while the workflow catches up, with the same id
+                try:
+                    await send_update(handle, ApprovalWorkflow.approve, arg, f"{level_id}-{actor}")
+                    return
+                except RequestBusy:
+                    assert time.monotonic() < deadline, f"{request_id} stayed busy"
+                    await asyncio.sleep(1)
 
         async def by_either(request_id: str) -> None:
             await (by_api if request_id in through_api else by_client)(request_id)
