@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.admin_audit import record_admin_event
 from api.deps import AppContext, Principal
 from store.invoice_tables import Mailbox
-from store.security_events import record_security_event
 from store.tables import Webhook
 
 
@@ -24,11 +24,10 @@ def seal_admin_secret(
     owner = "mailbox" if isinstance(row, Mailbox) else "webhook"
     # The context names the table and row, as store.secret_rotation.SECRET_COLUMNS does.
     row.secret = context.secret_box.encrypt(secret, context=f"{row.__tablename__}.secret:{row.id}")
-    record_security_event(
+    record_admin_event(
         session,
-        kind="secret_changed",
-        org_id=admin.org_id,
-        actor=admin.user_id,
+        admin,
+        "secret_changed",
         ip=ip,
         subject=f"{owner}:{row.id}",
         detail={"secret": owner, "action": action},

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from bench.mixed_load import SECRET, seed
+from bench.process_stats import rss_bytes
 from devstack.temporal import installed_binary, start_throwaway_server
 from store.db import make_engine
 from store.migrate import upgrade
@@ -26,11 +27,8 @@ TASK_QUEUE = "bench"
 
 
 def rss_mib(pid: int) -> float:
-    """Resident memory of a process in MiB (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"process {pid} has no VmRSS")
+    """Resident memory of a process in MiB."""
+    return round(rss_bytes(pid) / 2**20, 1)
 
 
 @dataclass

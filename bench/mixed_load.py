@@ -42,6 +42,20 @@ def org_id(n: int) -> str:
     return f"bench{n:03d}"
 
 
+def template_row(org: str, key: str, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The row of version 1 of a template, for insert_missing."""
+    return {
+        "org_id": org,
+        "key": key,
+        "version": 1,
+        "name": body["name"],
+        "body": body,
+        "created_by": None,
+        "created_at": now,
+        "deleted_at": None,
+    }
+
+
 def seed(engine: Engine) -> None:
     """100 orgs, each: a requester pool (r1..r7), two approvers (a1, a2), a manager."""
     now = datetime.now(UTC)
@@ -76,18 +90,7 @@ def seed(engine: Engine) -> None:
             for uid, roles in people
         ]
         body = json.loads(json.dumps(TEMPLATE).replace("{org}", org))
-        templates.append(
-            {
-                "org_id": org,
-                "key": "bench",
-                "version": 1,
-                "name": body["name"],
-                "body": body,
-                "created_by": None,
-                "created_at": now,
-                "deleted_at": None,
-            }
-        )
+        templates.append(template_row(org, "bench", body, now))
     with transaction(engine) as session:
         insert_missing(session, Org, orgs, ["id"])
         insert_missing(session, User, users, ["id"])

@@ -48,6 +48,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue  # noqa: E402
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
+from bench.mixed_load import template_row  # noqa: E402
 from bench.process_stats import CpuMeter, rss_bytes, wait_idle  # noqa: E402
 from clients.approvals import send_update, start_request  # noqa: E402
 from clients.temporal import connect_temporal  # noqa: E402
@@ -120,16 +121,7 @@ def seed(engine: Engine) -> None:
         for uid in ("rita", "mia", "fay")
     ]
     body = _input(8).template.model_dump(mode="json")
-    template = {
-        "org_id": ORG,
-        "key": "purchase",
-        "version": 1,
-        "name": body["name"],
-        "body": body,
-        "created_by": None,
-        "created_at": now,
-        "deleted_at": None,
-    }
+    template = template_row(ORG, "purchase", body, now)
     with transaction(engine) as session:
         insert_missing(session, Org, [org], ["id"])
         insert_missing(session, User, users, ["id"])

@@ -68,21 +68,17 @@ async def _send(
             send_update(request_handle(context.temporal, row.id), update, arg, update_id),
             _DECISION_WAIT_SECONDS,
         )
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # The SDK turns the timeout's cancellation of its call into the latter.
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RequestBusy) as exc:
+        # The SDK turns the timeout's cancellation of its call into the second one.
         DECISIONS.labels(action, "pending").inc()
+        why = (
+            "cannot take the decision just now (its workflow is catching up)"
+            if isinstance(exc, RequestBusy)
+            else "has not taken the decision yet (no worker is running it); it may still be applied"
+        )
         raise Problem(
             503,
-            "the request has not taken the decision yet (no worker is running it); it may "
-            "still be applied: retry with the same Idempotency-Key",
-            headers={"Retry-After": "5"},
-        ) from None
-    except RequestBusy:
-        DECISIONS.labels(action, "pending").inc()
-        raise Problem(
-            503,
-            "the request cannot take the decision just now (its workflow is catching up); "
-            "retry with the same Idempotency-Key",
+            f"the request {why}: retry with the same Idempotency-Key",
             headers={"Retry-After": "5"},
         ) from None
     except RequestRefused as refused:

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 from sqlmodel import col, select
 
+from api.admin_audit import record_admin_event
 from api.deps import AdminUser, ClientIp, SessionDep
 from api.problems import not_found
 from api.second_factor import MFA_ROLES
 from schemas.mfa import OrgSettings, OrgSettingsUpdate
-from store.security_events import record_security_event
 from store.tables import Org, User
 
 router = APIRouter(tags=["org"])
@@ -56,11 +56,10 @@ async def update_org_settings(
         org.mfa_required = body.mfa_required
     if changes:
         session.add(org)
-        record_security_event(
+        record_admin_event(
             session,
-            kind="org_settings_changed",
-            org_id=org.id,
-            actor=admin.user_id,
+            admin,
+            "org_settings_changed",
             ip=ip,
             subject=f"org:{org.id}",
             reason=body.reason,

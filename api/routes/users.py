@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
+from api.admin_audit import record_admin_event
 from api.deps import AdminUser, ClientIp, SessionDep
 from api.problems import conflict, not_found
 from api.security import hash_password
 from schemas.auth import UserCreate, UserOut, UserPage, UserUpdate
-from store.security_events import record_security_event
 from store.tables import User
 
 router = APIRouter(tags=["users"])
@@ -41,11 +41,10 @@ async def create_user(
         created_at=datetime.now(UTC),
     )
     session.add(user)
-    record_security_event(
+    record_admin_event(
         session,
-        kind="user_created",
-        org_id=admin.org_id,
-        actor=admin.user_id,
+        admin,
+        "user_created",
         ip=ip,
         subject=f"user:{user.id}",
         reason=body.reason,
@@ -83,15 +82,8 @@ async def update_user(
     target = user.id
 
     def audit(kind: str, detail: dict[str, Any]) -> None:
-        record_security_event(
-            session,
-            kind=kind,
-            org_id=admin.org_id,
-            actor=admin.user_id,
-            ip=ip,
-            subject=f"user:{target}",
-            reason=body.reason,
-            detail=detail,
+        record_admin_event(
+            session, admin, kind, ip=ip, subject=f"user:{target}", reason=body.reason, detail=detail
         )
 
     if body.name is not None:
