@@ -218,8 +218,8 @@ async def _retry_after_the_restart(
 FULL_SUITE_FLAKE = (
     "open: passes on its own (1,000 requests, 6 min) but failed twice inside the full suite "
     "on this 2-core machine, each time on another symptom (a decision refused while workflows "
-    "caught up, now a 503; the last run's cause not yet read); marked so the suite's verdict "
-    "stays honest while it is investigated"
+    "caught up, now a 503; then a nondeterminism on replay: 'UpsertWorkflowSearchAttributes"
+    "Machine does not handle TimerStarted'); open bug, marked so the suite's verdict says it"
 )
 
 DEV_SERVER_NDE = (
