@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalInput,
         ApprovalResult,
         ApproveInput,
+        AuditEvent,
         CancelInput,
         CommentInput,
         DecisionSignal,
@@ -60,6 +61,20 @@ _NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
 )
 
+# The read model used to be written by a local activity. Live, its result arrived after the
+# updates and signals of the same task; in replay, before them (its marker is pre-resolved),
+# so code after the write (search attributes, the next timer) could differ on replay under
+# load. A regular activity's result has its own place in history.
+_PUBLISH_BY_ACTIVITY = "publish-read-model-by-activity"
+
+
+def _mark_origin(events: list[AuditEvent], actor: str, origin: dict[str, str | None]) -> None:
+    """The audit trail says where the actor's own acts came from (an IP, an e-mail)."""
+    known = {key: value for key, value in origin.items() if value is not None}
+    for event in events:
+        if event.actor == actor:
+            event.detail.update(known)
+
 
 def _refusal(refused: Refused) -> ApplicationError:
     return ApplicationError(refused.reason, type=REFUSAL_TYPES[refused.kind], non_retryable=True)
@@ -79,6 +94,7 @@ class ApprovalWorkflow:
         }
         self._details = ""
         self._notifying: list[asyncio.Task[None]] = []
+        self._quiescing = False
         if inp.resume_state is not None:
             self._machine = RequestMachine(inp.resume_state, BusinessCalendar(inp.calendar))
         elif not self._roles(inp):
@@ -105,15 +121,18 @@ class ApprovalWorkflow:
             )
         machine = self._machine
         while True:
-            # The clock is read before publishing: a local activity's result may move
-            # workflow.now() on differently live (a later task) and in replay (the marker's
-            # time), and a deadline judged on either would not replay.
+            # With a local activity, its result moved workflow.now() on differently live (a
+            # later task) and in replay (the marker's time): the clock is read before it.
             now = workflow.now()
             await self._publish()
+            if self._publishes_by_activity():
+                now = workflow.now()
             if not machine.state.is_open:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # Handlers wait for their events to be published: publish again for them.
+                if not await self._handlers_finished():
+                    continue
                 await asyncio.gather(*self._notifying)
-                if self._unpublished():
+                if not self._settled():
                     continue
                 state = machine.state
                 assert state.closed_at is not None
@@ -124,9 +143,7 @@ class ApprovalWorkflow:
                     closed_at=state.closed_at,
                 )
             if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._publish()
-                await asyncio.gather(*self._notifying)
+                await self._quiesce()
                 carried = machine.state.model_copy(update={"runs": machine.state.runs + 1})
                 workflow.continue_as_new(inp.model_copy(update={"resume_state": carried}))
             now = await self._wait_for_change_or(machine.next_due(), machine.next_due_label(), now)
@@ -146,6 +163,48 @@ class ApprovalWorkflow:
             await workflow.wait_condition(self._unpublished, timeout=wait, timeout_summary=label)
         return workflow.now()
 
+    @staticmethod
+    def _publishes_by_activity() -> bool:
+        """False only in histories recorded when the read model was written locally."""
+        return workflow.patched(_PUBLISH_BY_ACTIVITY)
+
+    async def _handlers_finished(self) -> bool:
+        """Wait until every handler has finished (True) or events await publishing (False)."""
+        if not self._publishes_by_activity():  # such handlers never waited for publishing
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return True
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() or self._unpublished()
+        )
+        return not self._unpublished()
+
+    async def _quiesce(self) -> None:
+        """Let handlers and notifications finish before continuing as new."""
+        if not self._publishes_by_activity():
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._publish()
+            await asyncio.gather(*self._notifying)
+            return
+        # Decisions from now on are not waited for: the next run publishes them first thing.
+        # Waiting would let a steady stream of decisions put continue-as-new off forever.
+        self._quiescing = True
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and all(t.done() for t in self._notifying)
+        )
+
+    def _settled(self) -> bool:
+        """Nothing left to publish, and (when handlers wait for publishing) none running."""
+        if self._unpublished():
+            return False
+        return not self._publishes_by_activity() or workflow.all_handlers_finished()
+
+    async def _published(self, events: list[AuditEvent]) -> None:
+        """Return once `events` are in the read model: a caller's next read shows them."""
+        if events and self._publishes_by_activity():
+            assert self._machine is not None
+            state, last = self._machine.state, events[-1].seq
+            await workflow.wait_condition(lambda: state.published_seq >= last or self._quiescing)
+
     def _unpublished(self) -> bool:
         assert self._machine is not None
         state = self._machine.state
@@ -157,14 +216,21 @@ class ApprovalWorkflow:
         state = self._machine.state
         new = [e for e in state.audit if e.seq > state.published_seq]
         if new:
-            # A local activity: a write of milliseconds needs no task queue round trip, and
-            # the state is copied because a retried local activity re-reads its input.
-            await workflow.execute_local_activity_method(
-                ReadModelActivities.record_request_progress,
-                RecordProgressInput(request=without_audit(state), events=new),
-                start_to_close_timeout=_SQL_TIMEOUT,
-                retry_policy=_SQL_RETRY,
-            )
+            progress = RecordProgressInput(request=without_audit(state), events=new)
+            if self._publishes_by_activity():
+                await workflow.execute_activity_method(
+                    ReadModelActivities.record_request_progress,
+                    progress,
+                    start_to_close_timeout=_SQL_TIMEOUT,
+                    retry_policy=_SQL_RETRY,
+                )
+            else:  # histories recorded before the patch published with a local activity
+                await workflow.execute_local_activity_method(
+                    ReadModelActivities.record_request_progress,
+                    progress,
+                    start_to_close_timeout=_SQL_TIMEOUT,
+                    retry_policy=_SQL_RETRY,
+                )
             state.published_seq = max(state.published_seq, new[-1].seq)
             # Sent in the background: a slow mail relay must not hold back the request.
             told = NotifyInput(
@@ -227,11 +293,10 @@ class ApprovalWorkflow:
         except Refused as refused:
             raise _refusal(refused) from None
         events = [e for e in machine.state.audit if e.seq > before]
-        if caller.ip is not None:  # the audit trail says where the caller's own acts came from
-            for event in events:
-                if event.actor == caller.actor:
-                    event.detail["ip"] = caller.ip
-        return UpdateResult(request=without_audit(machine.state), events=events)
+        _mark_origin(events, caller.actor, {"ip": caller.ip})
+        result = UpdateResult(request=without_audit(machine.state), events=events)
+        await self._published(events)
+        return result
 
     @workflow.update
     async def opened(self, inp: OpenedInput) -> UpdateResult:
@@ -239,7 +304,9 @@ class ApprovalWorkflow:
         await workflow.wait_condition(lambda: self._machine is not None)
         assert self._machine is not None
         state = self._machine.state
-        return UpdateResult(request=without_audit(state), events=list(state.audit))
+        opened = UpdateResult(request=without_audit(state), events=list(state.audit))
+        await self._published(opened.events)
+        return opened
 
     @workflow.update
     async def approve(self, inp: ApproveInput) -> UpdateResult:
@@ -282,8 +349,12 @@ class ApprovalWorkflow:
         """A fire-and-forget decision (e-mail reply, poller); a refused one is audited."""
         await workflow.wait_condition(lambda: self._machine is not None)
         assert self._machine is not None
+        state = self._machine.state
+        before = state.audit[-1].seq
         self._machine.fire_due(workflow.now())
         self._machine.signal(sig, workflow.now())
+        events = [e for e in state.audit if e.seq > before]
+        _mark_origin(events, sig.actor, {"ip": sig.ip, "message_id": sig.message_id})
 
     @workflow.update
     async def skip_level(self, inp: SkipLevelInput) -> UpdateResult:

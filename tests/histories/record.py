@@ -1,6 +1,7 @@
 """Record the histories the replay tests check: `python -m tests.histories.record`.
 
-Run it only when a history must be added on purpose (a new scenario); changed workflow code
+Run it only when a history must be added on purpose (a new scenario, or a `workflow.patched`
+change: rename the old files first so they stay); changed workflow code
 must keep replaying the histories already saved, or use `workflow.patched`.
 """
 
