@@ -136,6 +136,7 @@ class ReplyMailboxActivities:
                     text=reply.comment,
                     level_id=token.level_id,
                     via="email",
+                    message_id=reply.message_id[:300] or None,
                 ),
             )
         except RPCError as err:

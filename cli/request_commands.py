@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from bizcal.holidays import snapshot_calendar
+from cli.origin import local_address_towards
 from clients.approvals import (
     RequestRefused,
     read_state,
@@ -26,6 +27,7 @@ from clients.approvals import (
 from clients.temporal import connect_temporal
 from config.settings import get_settings
 from schemas.approval import (
+    ActorInput,
     ApprovalInput,
     ApproveInput,
     CancelInput,
@@ -77,7 +79,10 @@ def _model(model: type[BaseModel], **values: Any) -> Any:
         raise _fail(f"invalid input: {problems}", 2) from None
 
 
-def _update(request_id: str, update: Any, arg: BaseModel) -> None:
+def _update(request_id: str, update: Any, arg: ActorInput) -> None:
+    # The audit trail records where an act came from, as it does for the API's callers.
+    arg = arg.model_copy(update={"ip": local_address_towards(get_settings().temporal_address)})
+
     async def go(client: Client) -> None:
         handle = request_handle(client, request_id)
         result = await send_update(handle, update, arg)
@@ -180,13 +185,21 @@ def approve(
 @app.command()
 def reject(request_id: str, actor: str = ACTOR, reason: str = REASON) -> None:
     """Reject the request as an approver."""
-    _update(request_id, ApprovalWorkflow.reject, _model(RejectInput, actor=actor, reason=reason))
+    _update(
+        request_id,
+        ApprovalWorkflow.reject,
+        _model(RejectInput, actor=actor, reason=reason, via="cli"),
+    )
 
 
 @app.command()
 def comment(request_id: str, actor: str = ACTOR, text: str = typer.Option(...)) -> None:
     """Comment on the request."""
-    _update(request_id, ApprovalWorkflow.comment, _model(CommentInput, actor=actor, text=text))
+    _update(
+        request_id,
+        ApprovalWorkflow.comment,
+        _model(CommentInput, actor=actor, text=text, via="cli"),
+    )
 
 
 @app.command()

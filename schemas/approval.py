@@ -307,6 +307,9 @@ class DecisionSignal(ActorInput):
     text: str | None = Field(default=None, max_length=5000)
     level_id: str | None = None
     via: str = Field(default="signal", examples=["email"])
+    message_id: str | None = Field(
+        default=None, max_length=300, description="The e-mail that carried the decision, if any."
+    )
 
 
 # ---- overrides (updates; actor and reason always) ----

@@ -15,7 +15,7 @@ from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.service import RPCError
 
-from api.deps import ContextDep, SessionDep
+from api.deps import ClientIp, ContextDep, SessionDep
 from clients.approvals import RequestRefused, request_handle, send_update
 from notify.tokens import token_hash
 from schemas.approval import ApproveInput, RejectInput
@@ -104,6 +104,7 @@ async def act(
     token: str,
     session: SessionDep,
     context: ContextDep,
+    ip: ClientIp,
     text: Annotated[str, Form(max_length=5000)] = "",
 ) -> HTMLResponse:
     """Approve or reject once; the token is spent even when the request has moved on."""
@@ -137,12 +138,16 @@ async def act(
     update_input: ApproveInput | RejectInput
     if row.action == "approve":
         update_input = ApproveInput(
-            actor=row.approver, comment=text.strip() or None, level_id=row.level_id, via="email"
+            actor=row.approver,
+            ip=ip,
+            comment=text.strip() or None,
+            level_id=row.level_id,
+            via="email",
         )
         handler: Any = ApprovalWorkflow.approve
     else:
         update_input = RejectInput(
-            actor=row.approver, reason=text.strip(), level_id=row.level_id, via="email"
+            actor=row.approver, ip=ip, reason=text.strip(), level_id=row.level_id, via="email"
         )
         handler = ApprovalWorkflow.reject
     page_context = {"request": found.request, "level": found.level}

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import col, update
+from sqlmodel import Session, col, select, update
 
 from notify.tokens import token_hash
 from store.db import transaction
-from store.tables import ActionToken
+from store.tables import ActionToken, AuditRecord
 from tests.api.conftest import Stack
 from tests.api.notify_fixtures import (
     NotifyOrg,
@@ -71,6 +71,15 @@ async def test_a_link_fetched_twice_then_posted_twice_acts_once(
     state = await request_state(notify_client, notify_org, request_id)
     assert state["status"] == "APPROVED"
     assert token_row(engine, approve).used_at is not None
+    # The audit trail (read model, as GET /audit exports it) says where the click came from.
+    with Session(engine) as session:
+        [approved] = session.exec(
+            select(AuditRecord).where(
+                col(AuditRecord.request_id) == request_id, col(AuditRecord.kind) == "approved"
+            )
+        )
+    assert (approved.actor, approved.detail["via"]) == (notify_org.ann.user_id, "email")
+    assert approved.detail["ip"] == "127.0.0.1"
 
     second = await notify_client.post(approve, data={"text": "Again"})
     assert_page(second, 409, "Link already used")

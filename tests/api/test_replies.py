@@ -229,6 +229,8 @@ async def test_approve_by_reply_moves_the_request_on_once(replies: Replies) -> N
     state = await replies.wait_state(request_id, lambda s: s["current_level"] == 1)
     assert state["levels"][1]["name"] == "Finance"
     assert _decisions(state) == [("acme-alice", "approve", "email", "looks good")]
+    [approved] = [e for e in state["audit"] if e["kind"] == "approved"]
+    assert approved["detail"]["message_id"] == sent.message_id  # which mail decided, for audit
     assert replies.handled(sent)
     assert f"reply {sent.uid} applied: approve on {request_id}" in replies.log()
 

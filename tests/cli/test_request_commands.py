@@ -112,6 +112,9 @@ async def test_an_operator_drives_a_request_from_the_command_line(
         assert code == 0
         kinds = [e["kind"] for e in shown["audit"]]
         assert kinds[-2:] == ["rejected", "completed"] and "paused" in kinds
+        # The audit trail records the operator's address (the CLI talks to Temporal itself).
+        [approved] = [e for e in shown["audit"] if e["kind"] == "approved"]
+        assert (approved["detail"]["via"], approved["detail"]["ip"]) == ("cli", "127.0.0.1")
 
 
 async def test_bad_input_gets_a_clear_error_and_starts_nothing(env: dict[str, str]) -> None:
