@@ -28,12 +28,10 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,18 +41,15 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, func, select  # noqa: E402
-from temporalio.api.enums.v1 import TaskQueueType  # noqa: E402
-from temporalio.api.taskqueue.v1 import TaskQueue  # noqa: E402
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 from bench.mixed_load import template_row  # noqa: E402
-from bench.process_stats import CpuMeter, rss_bytes, wait_idle  # noqa: E402
+from bench.process_stats import rss_bytes, wait_idle  # noqa: E402
+from bench.worker_stack import Stack, WorkerProcess, sticky_cache_size  # noqa: E402
 from clients.approvals import send_update, start_request  # noqa: E402
 from clients.temporal import connect_temporal  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from devstack.temporal import (  # noqa: E402
-    installed_binary,
     register_search_attributes,
     start_dev_server,
     wait_until_serving,
@@ -81,25 +76,6 @@ def _free_port() -> int:
 
 def _mib(size: float) -> float:
     return round(size / 2**20, 1)
-
-
-@dataclass
-class WorkerProcess:
-    """One `signoff worker` process and its log."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        """The worker's process id (its Temporal identity is pid@host)."""
-        return self.process.pid
-
-    def stop(self) -> None:
-        """SIGTERM, as Kubernetes does, and wait for the graceful shutdown."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=60)
 
 
 def seed(engine: Engine) -> None:
@@ -169,105 +145,42 @@ async def _in_parallel(
     return errors
 
 
-@dataclass
-class Stack:
-    """The dev server, the SQL database, the client and how to start workers."""
-
-    client: Client
-    server_pid: int
-    queue: str
-    environment: dict[str, str]
-    scratch: Path
-    engine: Engine
-    workers: list[WorkerProcess]
-
-    async def start_worker(self, **settings: str) -> WorkerProcess:
-        """A `signoff worker` process, returned once Temporal lists it among the pollers."""
-        signoff = installed_binary("signoff")
-        assert signoff, "the signoff command is missing: pip install -e ."
-        log = self.scratch / f"worker-{len(self.workers) + 1}.log"
-        process = subprocess.Popen(
-            [signoff, "worker"],
-            env=self.environment | settings,
-            cwd=self.scratch,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
+async def throughput(stack: Stack, workers: list[WorkerProcess], count: int, width: int) -> Any:
+    """Requests/s of `count` start + two approvals at `width` in flight, with their CPU."""
+    with stack.cpu(workers) as meter:
+        errors = await _in_parallel(
+            lambda _: _approve_twice(stack.client, stack.queue), count, width
         )
-        worker = WorkerProcess(process, log)
-        self.workers.append(worker)
-        await self._wait_polling(worker)
-        return worker
+    done = count - sum(errors.values())
+    return {
+        "requests_per_s": round(done / meter.wall, 2),
+        "cpu_cores": meter.cores(),
+        "cpu_ms_per_request": meter.per_item(max(done, 1)),
+        "failed": errors,
+    }
 
-    async def _wait_polling(self, worker: WorkerProcess) -> None:
-        request = DescribeTaskQueueRequest(
-            namespace=self.client.namespace,
-            task_queue=TaskQueue(name=self.queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+
+def open_requests(engine: Engine) -> int:
+    """Requests of the bench org the read model holds as IN_PROGRESS."""
+    with engine.connect() as connection:
+        query = select(func.count()).where(
+            RequestRecord.org_id == ORG,  # type: ignore[arg-type]
+            RequestRecord.status == "IN_PROGRESS",  # type: ignore[arg-type]
         )
-        for _ in range(600):
-            if worker.process.poll() is not None:
-                raise RuntimeError(f"the worker exited: {worker.log.read_text()[-2000:]}")
-            pollers = (await self.client.workflow_service.describe_task_queue(request)).pollers
-            if any(p.identity.startswith(f"{worker.pid}@") for p in pollers):
-                return
-            await asyncio.sleep(0.2)
-        raise RuntimeError("the worker never polled its task queue")
-
-    def cpu(self, workers: list[WorkerProcess]) -> CpuMeter:
-        """A meter over the server, these workers and this process (the load generator)."""
-        pids = {"temporal_server": self.server_pid, "load_generator": os.getpid()}
-        pids |= {f"worker_{n}": w.pid for n, w in enumerate(workers, 1)}
-        return CpuMeter(pids)
-
-    async def throughput(self, workers: list[WorkerProcess], count: int, width: int) -> Any:
-        """Requests/s of `count` start + two approvals at `width` in flight, with their CPU."""
-        with self.cpu(workers) as meter:
-            errors = await _in_parallel(
-                lambda _: _approve_twice(self.client, self.queue), count, width
-            )
-        done = count - sum(errors.values())
-        return {
-            "requests_per_s": round(done / meter.wall, 2),
-            "cpu_cores": meter.cores(),
-            "cpu_ms_per_request": meter.per_item(max(done, 1)),
-            "failed": errors,
-        }
-
-    def open_requests(self) -> int:
-        """Requests of the bench org the read model holds as IN_PROGRESS."""
-        with self.engine.connect() as connection:
-            query = select(func.count()).where(
-                RequestRecord.org_id == ORG,  # type: ignore[arg-type]
-                RequestRecord.status == "IN_PROGRESS",  # type: ignore[arg-type]
-            )
-            return int(connection.execute(query).scalar_one())
-
-
-async def sticky_cache_size(http: httpx.AsyncClient, port: int) -> int | None:
-    """Workflows in the worker's cache, from its Prometheus metrics (None if not exported)."""
-    try:
-        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
-    except httpx.HTTPError:
-        return None
-    values = [
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("temporal_sticky_cache_size")
-    ]
-    return int(sum(values)) if values else None
+        return int(connection.execute(query).scalar_one())
 
 
 async def scaling(stack: Stack, requests: int, width: int) -> dict[str, Any]:
     """(a) one worker, (b) two workers, then one again; the ratio two/one."""
     first = await stack.start_worker()
     await _in_parallel(lambda _: _approve_twice(stack.client, stack.queue), 20, 10)
-    one_before = await stack.throughput([first], requests // 2, width)
+    one_before = await throughput(stack, [first], requests // 2, width)
     second = await stack.start_worker()
     # Both workers' sandboxes warm before measuring.
     await _in_parallel(lambda _: _approve_twice(stack.client, stack.queue), 20, 10)
-    two = await stack.throughput([first, second], requests, width)
+    two = await throughput(stack, [first, second], requests, width)
     second.stop()
-    one_after = await stack.throughput([first], requests - requests // 2, width)
+    one_after = await throughput(stack, [first], requests - requests // 2, width)
     first.stop()
     rates = (one_before["requests_per_s"], one_after["requests_per_s"])
     one = 2 / (1 / rates[0] + 1 / rates[1])
@@ -326,7 +239,7 @@ async def memory(stack: Stack, count: int, width: int, cache: str) -> dict[str, 
         await wait_idle(worker.pid)
         after = rss_bytes(worker.pid)
         cached = await sticky_cache_size(http, port)
-    waiting = stack.open_requests()
+    waiting = open_requests(stack.engine)
     worker.stop()
     grown = after - before
     return {
