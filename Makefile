@@ -24,7 +24,7 @@ system-packages:
 	@bash devstack/install-system-packages.sh
 
 test: lint system-packages
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=25
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/approval_throughput.py

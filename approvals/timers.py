@@ -46,10 +46,12 @@ class TatTimers(RequestCore):
         where = level.level_id if level else "request"
         return f"{where} {deadline.kind} at {deadline.threshold:.0%}"
 
-    def fire_due(self, now: datetime) -> None:
-        """Act on every deadline that has come, in the order they fell due."""
+    def fire_due(self, now: datetime, until: datetime | None = None) -> None:
+        """Act at `now` on every deadline due by `until` (default `now`), in the order they
+        fell due."""
+        limit = now if until is None else until
         while self.state.is_open:
-            due = [(d, lv) for d, lv in self._open_deadlines() if d.due and d.due <= now]
+            due = [(d, lv) for d, lv in self._open_deadlines() if d.due and d.due <= limit]
             if not due:
                 return
             deadline, level = min(due, key=lambda item: (item[0].due, item[0].threshold))

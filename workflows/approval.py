@@ -61,11 +61,13 @@ _NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5)
 )
 
-# The read model used to be written by a local activity. Live, its result arrived after the
-# updates and signals of the same task; in replay, before them (its marker is pre-resolved),
-# so code after the write (search attributes, the next timer) could differ on replay under
-# load. A regular activity's result has its own place in history.
-_PUBLISH_BY_ACTIVITY = "publish-read-model-by-activity"
+# Two changes made replay safe under load and restarts. The read model used to be written by
+# a local activity: live, its result arrived after the updates and signals of the same task, in
+# replay before them, so code after the write (search attributes, the next timer) could differ.
+# A regular activity's result has its own place in history. And deadlines fired on
+# workflow.now(), once seen stale live (see _deadline_came): now their timers decide.
+_REPLAY_SAFE = "read-model-by-activity-and-timer-driven-deadlines"
+_SOONEST_SECONDS = 0.001  # the timer of a deadline already past
 
 
 def _mark_origin(events: list[AuditEvent], actor: str, origin: dict[str, str | None]) -> None:
@@ -121,12 +123,10 @@ class ApprovalWorkflow:
             )
         machine = self._machine
         while True:
-            # With a local activity, its result moved workflow.now() on differently live (a
-            # later task) and in replay (the marker's time): the clock is read before it.
+            # Histories from before the patch judged deadlines on the clock read before their
+            # local activity (its result moved workflow.now() on differently in replay).
             now = workflow.now()
             await self._publish()
-            if self._publishes_by_activity():
-                now = workflow.now()
             if not machine.state.is_open:
                 # Handlers wait for their events to be published: publish again for them.
                 if not await self._handlers_finished():
@@ -146,13 +146,34 @@ class ApprovalWorkflow:
                 await self._quiesce()
                 carried = machine.state.model_copy(update={"runs": machine.state.runs + 1})
                 workflow.continue_as_new(inp.model_copy(update={"resume_state": carried}))
-            now = await self._wait_for_change_or(machine.next_due(), machine.next_due_label(), now)
-            machine.fire_due(now)
+            due, label = machine.next_due(), machine.next_due_label()
+            if not self._replay_safe():
+                machine.fire_due(await self._wait_for_change_or(due, label, now))
+            elif due is None:
+                await workflow.wait_condition(self._unpublished)
+            elif await self._deadline_came(due, label):
+                # What fires is what its timer was for; only the time recorded reads the clock.
+                machine.fire_due(max(workflow.now(), due), until=due)
+
+    async def _deadline_came(self, due: datetime, label: str) -> bool:
+        """Wait for a change or for `due`: True when `due` came first (its timer fired).
+
+        A timer starts even for a deadline already past: whether one starts must not depend on
+        workflow.now(), which a cached workflow was seen to get a task behind (live, never in
+        replay) in its first task after a Temporal server restart.
+        """
+        wait = max((due - workflow.now()).total_seconds(), _SOONEST_SECONDS)
+        try:
+            await workflow.wait_condition(self._unpublished, timeout=wait, timeout_summary=label)
+        except TimeoutError:
+            return True
+        return False
 
     async def _wait_for_change_or(
         self, due: datetime | None, label: str, now: datetime
     ) -> datetime:
-        """Wait for a change or until `due`; the time to act at: `now` if nothing was awaited."""
+        """Before the patch: wait for a change or until `due`; the time to act at: `now` if
+        nothing was awaited."""
         if due is None:
             await workflow.wait_condition(self._unpublished)
             return workflow.now()
@@ -164,13 +185,14 @@ class ApprovalWorkflow:
         return workflow.now()
 
     @staticmethod
-    def _publishes_by_activity() -> bool:
-        """False only in histories recorded when the read model was written locally."""
-        return workflow.patched(_PUBLISH_BY_ACTIVITY)
+    def _replay_safe() -> bool:
+        """False only in histories recorded before the read model's regular activity and
+        timer-driven deadlines."""
+        return workflow.patched(_REPLAY_SAFE)
 
     async def _handlers_finished(self) -> bool:
         """Wait until every handler has finished (True) or events await publishing (False)."""
-        if not self._publishes_by_activity():  # such handlers never waited for publishing
+        if not self._replay_safe():  # such handlers never waited for publishing
             await workflow.wait_condition(workflow.all_handlers_finished)
             return True
         await workflow.wait_condition(
@@ -180,7 +202,7 @@ class ApprovalWorkflow:
 
     async def _quiesce(self) -> None:
         """Let handlers and notifications finish before continuing as new."""
-        if not self._publishes_by_activity():
+        if not self._replay_safe():
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._publish()
             await asyncio.gather(*self._notifying)
@@ -196,11 +218,11 @@ class ApprovalWorkflow:
         """Nothing left to publish, and (when handlers wait for publishing) none running."""
         if self._unpublished():
             return False
-        return not self._publishes_by_activity() or workflow.all_handlers_finished()
+        return not self._replay_safe() or workflow.all_handlers_finished()
 
     async def _published(self, events: list[AuditEvent]) -> None:
         """Return once `events` are in the read model: a caller's next read shows them."""
-        if events and self._publishes_by_activity():
+        if events and self._replay_safe():
             assert self._machine is not None
             state, last = self._machine.state, events[-1].seq
             await workflow.wait_condition(lambda: state.published_seq >= last or self._quiescing)
@@ -217,7 +239,7 @@ class ApprovalWorkflow:
         new = [e for e in state.audit if e.seq > state.published_seq]
         if new:
             progress = RecordProgressInput(request=without_audit(state), events=new)
-            if self._publishes_by_activity():
+            if self._replay_safe():
                 await workflow.execute_activity_method(
                     ReadModelActivities.record_request_progress,
                     progress,

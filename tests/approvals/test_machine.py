@@ -68,6 +68,21 @@ def test_a_late_decision_comes_after_the_breach_it_missed() -> None:
         machine.check_approve(ApproveInput(actor="mia"))
 
 
+def test_a_timer_fires_what_it_was_for_at_the_time_it_came() -> None:
+    # A worker back after an outage: the 50 % reminder's timer fires with the 75 % reminder
+    # and the breach also past; only the 50 % one fires now, each later one on its own timer.
+    machine = _open(level("Manager", ["mia"], hours=4))
+    first = machine.next_due()
+    assert first == T0 + timedelta(hours=2)
+    late = T0 + timedelta(hours=5)
+    machine.fire_due(late, until=first)
+    fired = [d for d in machine.state.levels[0].deadlines if d.fired_at is not None]
+    assert [(d.threshold, d.fired_at) for d in fired] == [(0.5, late)]
+    assert machine.next_due() == T0 + timedelta(hours=3)
+    machine.fire_due(late)
+    assert all(d.fired_at == late for d in machine.state.levels[0].deadlines)
+
+
 def test_pausing_stops_every_clock_and_resuming_shifts_them() -> None:
     machine = _open(level("Manager", ["mia"], hours=4), overall_tat=Tat(hours=8))
     machine.pause(PauseInput(actor="max", reason="wait"), T0 + timedelta(hours=1))

@@ -7,7 +7,8 @@ import asyncio
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from devstack.temporal import port_open, start_dev_server, wait_until_serving
 from tests.api.conftest import free_port, spawn, wait_until_healthy
+from tests.processes import stopped_on_exit
 
 PARALLEL = 64
 WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
@@ -114,6 +116,17 @@ class Faulty:
         """`signoff api`, waiting until it answers."""
         self.api = spawn("api", self.env, self.folder / "api.log")
         wait_until_healthy(self.url, self.api, self.folder / "api.log")
+
+    @contextmanager
+    def running(self) -> Iterator[Faulty]:
+        """Yield; then stop the worker and API of the moment (restarts made new processes)."""
+        try:
+            yield self
+        finally:
+            for process in (self.worker, self.api):
+                if process is not None:
+                    with stopped_on_exit(process):
+                        pass
 
     @staticmethod
     def kill(process: subprocess.Popen[bytes] | None) -> None:
