@@ -301,10 +301,10 @@ async def test_kills_of_worker_api_and_dev_server_lose_nothing(
             await decider.approve(ids, bob, "L2")
             results = await bounded(lambda r: request_handle(client, r).result(), ids)
             assert {r.status for r in results} == {RequestStatus.APPROVED}
-
-    # A closed workflow answers a query by a full replay in the worker: a few at a time, or the
-    # server gives up on queries waiting for the one worker.
-    states = await _states(client, ids, parallel=4)
+            # A closed workflow answers a query by a full replay in the worker (so each one
+            # proves its history replays): a few at a time, or the server gives up on queries
+            # waiting for the one worker.
+            states = await _states(client, ids, parallel=4)
     with Session(engine) as session:
         records = {
             r.id: r
