@@ -3,9 +3,11 @@
 breach that fell due while something was down fires after the restart, and the SQL read model
 ends equal to each workflow's own state.
 
-It found three nondeterminisms on replay, all from the read model's local activity (its
-result reached the workflow in another order live than in replay); ApprovalWorkflow now writes
-the read model with a regular activity. A query of each closed workflow at the end replays it.
+It found four nondeterminisms on replay: three from the read model's local activity (its
+result reached the workflow in another order live than in replay), one from a stale
+workflow.now() in a cached workflow's first task after the dev server's restart. ApprovalWorkflow
+now writes the read model with a regular activity and fires deadlines on their timers. A query
+of each closed workflow at the end replays it.
 """
 
 from __future__ import annotations
