@@ -1,5 +1,5 @@
-"""The secrets an ADMIN sets on a mailbox or a webhook: sealed under the row's id, and the
-change recorded as a security event that says who and when, never what."""
+"""The secrets an ADMIN sets on a mailbox, a webhook or the org's ERP connection: sealed under
+the row's key, and the change recorded as a security event that says who and when, never what."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.admin_audit import record_admin_event
 from api.deps import AppContext, Principal
+from store.erp_tables import ErpConnection
 from store.invoice_tables import Mailbox
 from store.tables import Webhook
+
+SecretRow = Mailbox | Webhook | ErpConnection
+
+
+def secret_owner(row: SecretRow) -> tuple[str, str]:
+    """What events call the row's secret, and the row key its ciphertext is bound to."""
+    if isinstance(row, ErpConnection):
+        return "erp_connection", row.org_id  # one per org: keyed by the org
+    return ("mailbox" if isinstance(row, Mailbox) else "webhook"), row.id
 
 
 def seal_admin_secret(
@@ -16,19 +26,27 @@ def seal_admin_secret(
     session: AsyncSession,
     admin: Principal,
     ip: str | None,
-    row: Mailbox | Webhook,
+    row: SecretRow,
     secret: str,
     action: str,
 ) -> None:
-    """Set the row's secret, encrypted under its id, and record a `secret_changed` event."""
-    owner = "mailbox" if isinstance(row, Mailbox) else "webhook"
+    """Set the row's secret, encrypted under its key, and record a `secret_changed` event."""
+    _, key = secret_owner(row)
     # The context names the table and row, as store.secret_rotation.SECRET_COLUMNS does.
-    row.secret = context.secret_box.encrypt(secret, context=f"{row.__tablename__}.secret:{row.id}")
+    row.secret = context.secret_box.encrypt(secret, context=f"{row.__tablename__}.secret:{key}")
+    record_secret_change(session, admin, ip, row, action)
+
+
+def record_secret_change(
+    session: AsyncSession, admin: Principal, ip: str | None, row: SecretRow, action: str
+) -> None:
+    """Record a `secret_changed` event about the row's secret (set, changed, deleted)."""
+    owner, key = secret_owner(row)
     record_admin_event(
         session,
         admin,
         "secret_changed",
         ip=ip,
-        subject=f"{owner}:{row.id}",
+        subject=f"{owner}:{key}",
         detail={"secret": owner, "action": action},
     )

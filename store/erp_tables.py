@@ -1,5 +1,6 @@
 """The reference ERP's master data (suppliers, customers, purchase orders, goods receipts) and
-the invoices posted to it; written through the API and the reference ERP adapter."""
+the invoices posted to it, written through the API and the reference ERP adapter; and each
+org's connection settings for a remote ERP."""
 
 from __future__ import annotations
 
@@ -100,3 +101,19 @@ class ErpPosting(SQLModel, table=True):
     total: Decimal = _money()
     currency: str = Field(max_length=3)
     posted_at: datetime = _when()
+
+
+class ErpConnection(SQLModel, table=True):
+    """An org's connection to its ERP: which adapter, where, and its credentials (the secret
+    stored encrypted by store.secret_box, opened only by erp.credentials inside an activity)."""
+
+    __tablename__ = "erp_connections"
+
+    org_id: str = Field(primary_key=True, max_length=64)
+    adapter: str = Field(max_length=64)
+    base_url: str = Field(max_length=2000)
+    username: str | None = Field(default=None, max_length=320)
+    # Sealed like Mailbox.secret: 500 characters of password seal to at most ~2,750.
+    secret: str = Field(max_length=3000)
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime = _when()

@@ -41,6 +41,7 @@ SECRET_COLUMNS = (
     SecretColumn("webhooks", "id", "secret", "webhooks.secret"),
     SecretColumn("users", "id", "totp_secret", "users.totp_secret"),
     SecretColumn("users", "id", "totp_pending_secret", "users.totp_pending_secret"),
+    SecretColumn("erp_connections", "org_id", "secret", "erp_connections.secret"),
 )
 
 

@@ -1,5 +1,6 @@
-"""Rotation on every configured backend: plaintext and old-key rows end under the current key,
-a second run rewrites nothing, a value no key opens is left as it was, and one event says so."""
+"""Rotation on every configured backend: plaintext and old-key rows (mailboxes, webhooks, ERP
+connections) end under the current key, a second run rewrites nothing, a value no key opens is
+left as it was, and one event says so."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from store.async_db import make_async_engine
 from store.db import transaction
+from store.erp_tables import ErpConnection
 from store.invoice_tables import Mailbox
 from store.secret_box import SecretBox, new_key_text, parse_key_ring
 from store.secret_rotation import RotationCount, SecretColumn, rotate_secrets
@@ -140,6 +142,52 @@ async def test_every_secret_ends_under_the_current_key_and_a_rerun_changes_nothi
     with transaction(any_engine) as session:
         session.exec(delete(Mailbox).where(col(Mailbox.id).in_(list(expected))))
         session.exec(delete(Webhook).where(col(Webhook.id).in_(list(expected))))
+
+
+async def test_an_erp_connection_secret_is_rewritten_under_the_new_key_and_still_decrypts(
+    any_engine: Engine, async_engine: AsyncEngine
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    # The table is keyed by org: each of these rows is an org of this run's own.
+    secrets = {f"erp-old-{run}": f"erp-old-password-{run}", f"erp-plain-{run}": f"erp-{run}"}
+    old_id, plain_id = secrets
+    now = datetime.now(UTC)
+
+    def connection(org_id: str, secret: str) -> ErpConnection:
+        return ErpConnection(
+            org_id=org_id,
+            adapter="sap",
+            base_url="https://erp.example.test/",
+            username="signoff",
+            secret=secret,
+            updated_by="tester",
+            updated_at=now,
+        )
+
+    sealed = _box(OLD).encrypt(secrets[old_id], context=f"erp_connections.secret:{old_id}")
+    with transaction(any_engine) as session:
+        session.add(connection(old_id, sealed))
+        session.add(connection(plain_id, secrets[plain_id]))
+    try:
+        counts = _by_column(await rotate_secrets(async_engine, _box(NEW, OLD), actor="cli:test"))
+        assert counts["erp_connections.secret"].rewritten >= 2
+        assert counts["erp_connections.secret"].undecryptable == 0
+        with Session(any_engine) as session:
+            stored = dict(
+                session.exec(
+                    select(ErpConnection.org_id, ErpConnection.secret).where(
+                        col(ErpConnection.org_id).in_(list(secrets))
+                    )
+                ).all()
+            )
+        only_new = _box(NEW)
+        for org_id, secret in secrets.items():
+            assert stored[org_id].startswith("enc:v1:new:") and secret not in stored[org_id]
+            context = f"erp_connections.secret:{org_id}"
+            assert only_new.decrypt(stored[org_id], context=context) == secret
+    finally:
+        with transaction(any_engine) as session:
+            session.exec(delete(ErpConnection).where(col(ErpConnection.org_id).in_(list(secrets))))
 
 
 async def test_a_secret_no_key_opens_is_counted_and_left_as_it_was(
