@@ -13,7 +13,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -99,19 +99,22 @@ def seed(engine: Engine) -> None:
 
 @dataclass
 class Tokens:
-    """Bearer headers minted with the stack's key (what a login would hand out)."""
+    """Bearer headers minted with the stack's key (what a login would hand out), renewed a
+    minute before they expire, as a client refreshes its access token."""
 
     service: TokenService
-    cache: dict[str, dict[str, str]] = field(default_factory=dict)
+    cache: dict[str, tuple[datetime, dict[str, str]]] = field(default_factory=dict)
 
     def headers(self, user_id: str) -> dict[str, str]:
         """Authorization headers for a seeded user."""
-        if user_id not in self.cache:
+        renew_by, headers = self.cache.get(user_id, (datetime.min.replace(tzinfo=UTC), {}))
+        if datetime.now(UTC) >= renew_by:
             org = user_id.rsplit("-", 1)[0]
             roles = ["MANAGEMENT"] if user_id.endswith("-m") else ["USER"]
-            token = self.service.issue_access(user_id, org, roles).token
-            self.cache[user_id] = {"Authorization": f"Bearer {token}"}
-        return self.cache[user_id]
+            issued = self.service.issue_access(user_id, org, roles)
+            headers = {"Authorization": f"Bearer {issued.token}"}
+            self.cache[user_id] = (issued.expires_at - timedelta(minutes=1), headers)
+        return headers
 
 
 async def wait_healthy(url: str) -> None:
