@@ -8,7 +8,8 @@ errors by kind, p50/p95/p99, requests started and finished, every worker restart
 and the worker's resident memory sampled through the run. Memory is judged by its growth: the
 API's from the first sample after warm-up to the last, and the worker's at the end of each of
 its lives (a worker restarted every few minutes starts small each time, so its growth within a
-life is what could leak).
+life is what could leak), next to the workflows in its sticky cache and the open requests: a
+worker's memory that grows with them is its cache, bounded by the cache's size.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--rate 34] [--restart-every 5] [--kill]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
@@ -36,6 +37,7 @@ from sqlmodel import Session, col, select  # noqa: E402
 from api.security import TokenService  # noqa: E402
 from bench.api_stack import ApiStack, start_api_stack  # noqa: E402
 from bench.mixed_load import SECRET, Tokens, fill_pool, mixed_load, wait_healthy  # noqa: E402
+from bench.worker_stack import sticky_cache_size  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from store.tables import RequestRecord  # noqa: E402
 
@@ -51,16 +53,25 @@ def _request_counts(stack: ApiStack) -> dict[str, int]:
 async def _restart_on_a_timer(
     stack: ApiStack, every: float, until: float, kill: bool, lives: list[dict[str, Any]]
 ) -> None:
-    """Restart the worker every `every` seconds until `until`; note its memory at each end."""
+    """Restart the worker every `every` seconds until `until`; at each end note its memory next
+    to the workflows in its sticky cache (memory that tracks them is the cache, not a leak)."""
     born = time.monotonic()
-    while time.monotonic() + every < until:
-        await asyncio.sleep(every)
-        memory = stack.memory()
-        lives.append(
-            {"seconds": round(time.monotonic() - born, 1), "rss_mib": memory["worker_rss_mib"]}
-        )
-        await asyncio.to_thread(stack.restart_worker, kill=kill)
-        born = time.monotonic()
+    metrics_port = int(stack.environment.get("SIGNOFF_WORKER_METRICS_PORT", "9464"))
+    async with httpx.AsyncClient(timeout=10) as metrics:
+        while time.monotonic() + every < until:
+            await asyncio.sleep(every)
+            rss = stack.memory()["worker_rss_mib"]
+            cached = await sticky_cache_size(metrics, metrics_port)
+            lives.append(
+                {
+                    "seconds": round(time.monotonic() - born, 1),
+                    "rss_mib": rss,
+                    "cached_workflows": cached,
+                    "open_requests": _request_counts(stack).get("IN_PROGRESS", 0),
+                }
+            )
+            await asyncio.to_thread(stack.restart_worker, kill=kill)
+            born = time.monotonic()
 
 
 async def _sample_memory(
