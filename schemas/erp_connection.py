@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from schemas.text import Text
+from schemas.text import Text, storable_secret
 
 BASE_URL_MAX = 2000
 # An entry point's name in `signoff.erp_adapters`: no spaces, no '=' (it could not be declared).
@@ -27,18 +27,6 @@ def _fits_column(url: HttpUrl) -> HttpUrl:
     if len(str(url)) > BASE_URL_MAX:
         raise ValueError(f"the URL is longer than {BASE_URL_MAX} characters once normalised")
     return url
-
-
-def _storable(secret: SecretStr) -> SecretStr:
-    """A secret SQL and the cipher can take: no NUL, valid UTF-8 (no lone surrogate)."""
-    value = secret.get_secret_value()
-    if "\x00" in value:
-        raise ValueError("the NUL character is not allowed")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("the secret is not valid text") from None
-    return secret
 
 
 BaseUrl = Annotated[HttpUrl, UrlConstraints(max_length=BASE_URL_MAX), AfterValidator(_fits_column)]
@@ -55,8 +43,8 @@ class ErpConnectionIn(BaseModel):
 
     @field_validator("secret")
     @classmethod
-    def _storable_secret(cls, secret: SecretStr | None) -> SecretStr | None:
-        return None if secret is None else _storable(secret)
+    def _storable(cls, secret: SecretStr | None) -> SecretStr | None:
+        return None if secret is None else storable_secret(secret)
 
 
 class ErpConnectionOut(BaseModel):

@@ -17,7 +17,7 @@ from schemas.invoice import (
     InvoiceStep,
 )
 from schemas.invoice_fields import InvoiceFields
-from schemas.text import Text
+from schemas.text import Text, storable_secret
 
 HOSTNAME = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
 
@@ -91,12 +91,6 @@ class OverrideBody(BaseModel):
     waive_checks: list[Text] = Field(default_factory=list, max_length=20)
 
 
-def _storable_secret(secret: SecretStr) -> SecretStr:
-    if "\x00" in secret.get_secret_value():
-        raise ValueError("the NUL character is not allowed")
-    return secret
-
-
 class MailboxCreate(BaseModel):
     """An IMAP mailbox to take invoices in from; the secret is never shown again."""
 
@@ -114,7 +108,7 @@ class MailboxCreate(BaseModel):
     @field_validator("secret")
     @classmethod
     def _storable(cls, secret: SecretStr) -> SecretStr:
-        return _storable_secret(secret)
+        return storable_secret(secret)
 
 
 class MailboxUpdate(BaseModel):
@@ -134,7 +128,7 @@ class MailboxUpdate(BaseModel):
     @field_validator("secret")
     @classmethod
     def _storable(cls, secret: SecretStr | None) -> SecretStr | None:
-        return None if secret is None else _storable_secret(secret)
+        return None if secret is None else storable_secret(secret)
 
 
 class MailboxOut(BaseModel):

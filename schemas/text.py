@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, SecretStr
 
 
 def _no_nul(value: str) -> str:
@@ -19,3 +19,14 @@ def without_nul(value: str | None) -> str | None:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def storable_secret(secret: SecretStr) -> SecretStr:
+    """A secret SQL and the cipher can take: no NUL, valid UTF-8 (no lone surrogate)."""
+    value = secret.get_secret_value()
+    _no_nul(value)
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("the secret is not valid text") from None
+    return secret

@@ -108,21 +108,18 @@ class RequestPublisher:
         state = self._machine.state
         new = [e for e in state.audit if e.seq > state.published_seq]
         if new:
-            progress = RecordProgressInput(request=without_audit(state), events=new)
-            if self._replay_safe():
-                await workflow.execute_activity_method(
-                    ReadModelActivities.record_request_progress,
-                    progress,
-                    start_to_close_timeout=SQL_TIMEOUT,
-                    retry_policy=SQL_RETRY,
-                )
-            else:  # histories recorded before the patch published with a local activity
-                await workflow.execute_local_activity_method(
-                    ReadModelActivities.record_request_progress,
-                    progress,
-                    start_to_close_timeout=SQL_TIMEOUT,
-                    retry_policy=SQL_RETRY,
-                )
+            # Histories recorded before the patch published with a local activity.
+            execute = (
+                workflow.execute_activity_method
+                if self._replay_safe()
+                else workflow.execute_local_activity_method
+            )
+            await execute(
+                ReadModelActivities.record_request_progress,
+                RecordProgressInput(request=without_audit(state), events=new),
+                start_to_close_timeout=SQL_TIMEOUT,
+                retry_policy=SQL_RETRY,
+            )
             state.published_seq = max(state.published_seq, new[-1].seq)
             # Sent in the background: a slow mail relay must not hold back the request.
             told = NotifyInput(
