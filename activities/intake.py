@@ -39,6 +39,7 @@ from store.intake import add_log_entries, claim_keys, logged_uids, record_poll
 from store.invoice_tables import Mailbox
 from store.objects import ObjectStore
 from store.secret_box import SecretBox, secret_box
+from store.secret_columns import MAILBOX_SECRET
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class MailboxIntakeActivities:
 
     def _connect(self, mailbox: Mailbox) -> IMAPClient:
         # Decrypted here, by id, and only for the login: the secret never leaves this frame.
-        password = self.box.decrypt(mailbox.secret, context=f"mailboxes.secret:{mailbox.id}")
+        password = self.box.decrypt(mailbox.secret, context=MAILBOX_SECRET.context(mailbox.id))
         imap = IMAPClient(mailbox.host, port=mailbox.port, ssl=mailbox.tls, timeout=60)
         imap.login(mailbox.username, password)
         return imap

@@ -9,16 +9,30 @@ from api.admin_audit import record_admin_event
 from api.deps import AppContext, Principal
 from store.erp_tables import ErpConnection
 from store.invoice_tables import Mailbox
+from store.secret_columns import (
+    ERP_CONNECTION_SECRET,
+    MAILBOX_SECRET,
+    WEBHOOK_SECRET,
+    SecretColumn,
+)
 from store.tables import Webhook
 
 SecretRow = Mailbox | Webhook | ErpConnection
 
 
+# What events call each row's secret, and where it is stored (an ERP connection is keyed by
+# its org: one per org).
+_COLUMNS: dict[type[SecretRow], tuple[str, SecretColumn]] = {
+    Mailbox: ("mailbox", MAILBOX_SECRET),
+    Webhook: ("webhook", WEBHOOK_SECRET),
+    ErpConnection: ("erp_connection", ERP_CONNECTION_SECRET),
+}
+
+
 def secret_owner(row: SecretRow) -> tuple[str, str]:
     """What events call the row's secret, and the row key its ciphertext is bound to."""
-    if isinstance(row, ErpConnection):
-        return "erp_connection", row.org_id  # one per org: keyed by the org
-    return ("mailbox" if isinstance(row, Mailbox) else "webhook"), row.id
+    owner, column = _COLUMNS[type(row)]
+    return owner, str(getattr(row, column.id_column))
 
 
 def seal_admin_secret(
@@ -32,8 +46,7 @@ def seal_admin_secret(
 ) -> None:
     """Set the row's secret, encrypted under its key, and record a `secret_changed` event."""
     _, key = secret_owner(row)
-    # The context names the table and row, as store.secret_rotation.SECRET_COLUMNS does.
-    row.secret = context.secret_box.encrypt(secret, context=f"{row.__tablename__}.secret:{key}")
+    row.secret = context.secret_box.encrypt(secret, context=_COLUMNS[type(row)][1].context(key))
     record_secret_change(session, admin, ip, row, action)
 
 

@@ -14,6 +14,7 @@ from api.problems import Problem
 from config.settings import Settings
 from schemas.mfa import SecondFactorProof
 from store.secret_box import SecretBox
+from store.secret_columns import PENDING_TOTP_SECRET, TOTP_SECRET
 from store.security_events import record_user_event
 from store.tables import Org, RecoveryCode, User
 
@@ -28,12 +29,12 @@ Method = Literal["totp", "recovery_code"]
 
 def totp_context(user_id: str) -> str:
     """The secret box context of a user's TOTP secret."""
-    return f"users.totp_secret:{user_id}"
+    return TOTP_SECRET.context(user_id)
 
 
 def pending_totp_context(user_id: str) -> str:
     """The secret box context of a user's not yet confirmed TOTP secret."""
-    return f"users.totp_pending_secret:{user_id}"
+    return PENDING_TOTP_SECRET.context(user_id)
 
 
 def mfa_mandatory(org: Org | None, roles: Iterable[str]) -> bool:

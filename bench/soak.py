@@ -12,7 +12,7 @@ life is what could leak), next to the workflows in its sticky cache and the open
 worker's memory that grows with them is its cache, bounded by the cache's size.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--rate 34] [--restart-every 5] [--kill]
-        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--sticky-cache 500]
     .venv/bin/python bench/soak.py --minutes 2 --restart-every 0.5   # a short run
 """
 
@@ -85,7 +85,9 @@ async def _sample_memory(
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     """Start the stack, warm it up, run the load with restarts and samples, and report."""
-    stack = await start_api_stack(args.database_url)
+    cache = str(args.sticky_cache)
+    extra_env = {"SIGNOFF_WORKER_STICKY_CACHE_SIZE": cache} if args.sticky_cache else {}
+    stack = await start_api_stack(args.database_url, extra_env=extra_env)
     tokens = Tokens(TokenService(Settings(secret_key=SECRET), SECRET.encode()))
     seconds = args.minutes * 60
     try:
@@ -112,6 +114,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(3)
             after = _request_counts(stack)
         warm = samples[1] if len(samples) > 1 else start_memory
+        cache_size = int(stack.environment.get("SIGNOFF_WORKER_STICKY_CACHE_SIZE", "2000"))
+        full = [life["rss_mib"] for life in lives if life["cached_workflows"] == cache_size]
         return {
             "benchmark": "soak",
             "minutes": args.minutes,
@@ -127,6 +131,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "memory_end": end_memory,
             "api_rss_growth_mib": round(end_memory["api_rss_mib"] - warm["api_rss_mib"], 1),
             "worker_rss_at_end_of_each_life": lives,
+            "worker_sticky_cache_size": cache_size,
+            # A leak grows across lives that end with the same (full) cache; a cache does not.
+            "worker_rss_spread_over_full_cache_lives_mib": (
+                round(max(full) - min(full), 1) if len(full) > 1 else None
+            ),
             "memory_samples": samples,
             "target": "no errors but during restarts, p95 steady, memory growth flat",
         }
@@ -142,9 +151,17 @@ def run() -> None:
     parser.add_argument("--restart-every", type=float, default=5.0, help="minutes")
     parser.add_argument("--kill", action="store_true", help="SIGKILL the worker, not SIGTERM")
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--sticky-cache",
+        type=int,
+        default=0,
+        help="the worker's sticky cache size (default: the worker's setting, 2000)",
+    )
     args = parser.parse_args()
     if args.minutes <= 0 or args.rate <= 0 or args.restart_every <= 0:
         parser.error("--minutes, --rate and --restart-every must be positive")
+    if args.sticky_cache < 0:
+        parser.error("--sticky-cache must be 0 (the worker's default) or more")
     print(json.dumps(asyncio.run(main(args))), flush=True)
     # The Temporal client's threads can abort CPython's teardown (temporalio/sdk-python#300).
     os._exit(0)

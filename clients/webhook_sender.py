@@ -22,6 +22,7 @@ from config.settings import Settings
 from notify.webhooks import UnsafeTarget, check_target, sign
 from store.db import transaction
 from store.secret_box import SecretBox, SecretDecryptError, secret_box
+from store.secret_columns import WEBHOOK_SECRET
 from store.tables import Webhook, WebhookDelivery
 
 
@@ -61,7 +62,7 @@ class WebhookSender:
     def target(self, webhook_id: str, url: str, stored_secret: str) -> Target | Attempt:
         """Where to send and the decrypted signing secret, or a failed attempt saying why."""
         try:
-            secret = self.box.decrypt(stored_secret, context=f"webhooks.secret:{webhook_id}")
+            secret = self.box.decrypt(stored_secret, context=WEBHOOK_SECRET.context(webhook_id))
         except SecretDecryptError as error:
             # A key missing from the ring is fixable: fail (and retry), never send unsigned.
             return Attempt("failed", str(error))

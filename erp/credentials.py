@@ -14,6 +14,7 @@ from sqlmodel import Session
 from config.settings import Settings
 from store.erp_tables import ErpConnection
 from store.secret_box import secret_box
+from store.secret_columns import ERP_CONNECTION_SECRET
 
 
 @dataclass(frozen=True)
@@ -38,5 +39,5 @@ def load_erp_credentials(engine: Engine, settings: Settings, org_id: str) -> Erp
         row = session.get(ErpConnection, org_id)
     if row is None:
         return None
-    secret = secret_box(settings).decrypt(row.secret, context=f"erp_connections.secret:{org_id}")
+    secret = secret_box(settings).decrypt(row.secret, context=ERP_CONNECTION_SECRET.context(org_id))
     return ErpCredentials(row.adapter, row.base_url, row.username, secret)

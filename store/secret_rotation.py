@@ -18,31 +18,8 @@ from sqlalchemy.sql.expression import ColumnClause
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.secret_box import SecretBox, SecretDecryptError
+from store.secret_columns import SECRET_COLUMNS, SecretColumn
 from store.security_events import record_security_event
-
-
-@dataclass(frozen=True)
-class SecretColumn:
-    """Where one kind of secret lives and the context its ciphertext is bound to."""
-
-    table: str
-    id_column: str
-    secret_column: str
-    context_prefix: str
-
-    def context(self, row_id: object) -> str:
-        """The associated data of one row's secret, e.g. "mailboxes.secret:mbx-1"."""
-        return f"{self.context_prefix}:{row_id}"
-
-
-# Every encrypted column; a column not (yet) in the database is skipped.
-SECRET_COLUMNS = (
-    SecretColumn("mailboxes", "id", "secret", "mailboxes.secret"),
-    SecretColumn("webhooks", "id", "secret", "webhooks.secret"),
-    SecretColumn("users", "id", "totp_secret", "users.totp_secret"),
-    SecretColumn("users", "id", "totp_pending_secret", "users.totp_pending_secret"),
-    SecretColumn("erp_connections", "org_id", "secret", "erp_connections.secret"),
-)
 
 
 @dataclass

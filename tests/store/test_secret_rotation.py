@@ -19,7 +19,8 @@ from store.db import transaction
 from store.erp_tables import ErpConnection
 from store.invoice_tables import Mailbox
 from store.secret_box import SecretBox, new_key_text, parse_key_ring
-from store.secret_rotation import RotationCount, SecretColumn, rotate_secrets
+from store.secret_columns import SecretColumn
+from store.secret_rotation import RotationCount, rotate_secrets
 from store.security_events import SecurityEvent
 from store.tables import Webhook
 
@@ -213,6 +214,6 @@ async def test_a_secret_no_key_opens_is_counted_and_left_as_it_was(
 async def test_a_column_the_database_does_not_have_is_reported_missing(
     async_engine: AsyncEngine,
 ) -> None:
-    columns = (SecretColumn("no_such_table", "id", "secret", "nothing.secret"),)
+    columns = (SecretColumn("no_such_table", "id", "secret"),)
     [count] = await rotate_secrets(async_engine, _box(NEW), actor="cli:test", columns=columns)
     assert count.missing and count.rewritten == 0
