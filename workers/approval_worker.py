@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import compileall
 import logging
-import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +39,7 @@ from telemetry.tracing import (
 )
 from telemetry.worker_metrics import prometheus_runtime
 from workers.schedules import ensure_mailbox_schedules, ensure_reply_schedule
+from workers.serving import STOP_MARGIN_SECONDS, serve_until_signalled
 from workflows.approval import ApprovalWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.mailbox_poller import MailboxPollerWorkflow
@@ -134,24 +133,14 @@ async def run_worker(settings: Settings) -> None:
             await ensure_reply_schedule(client, settings, settings.task_queue)
             polled = await ensure_mailbox_schedules(client, engine, settings.task_queue)
             log.info("%d AP mailbox(es) polled by their Schedules", polled)
-            await _serve(worker, settings)
+            log.info(
+                "worker polling task queue %s on %s (namespace %s)",
+                settings.task_queue,
+                settings.temporal_address,
+                settings.temporal_namespace,
+            )
+            stop_within = settings.worker_graceful_shutdown_seconds + STOP_MARGIN_SECONDS
+            await serve_until_signalled(worker, stop_within)
     engine.dispose()
     shutdown_tracing(tracer_provider)
     log.info("worker stopped")
-
-
-async def _serve(worker: Worker, settings: Settings) -> None:
-    """Poll until SIGINT/SIGTERM; leaving the context lets running activities finish."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info(
-        "worker polling task queue %s on %s (namespace %s)",
-        settings.task_queue,
-        settings.temporal_address,
-        settings.temporal_namespace,
-    )
-    async with worker:
-        await stop.wait()
-        log.info("shutting down: finishing running activities")
