@@ -7,6 +7,7 @@ or with SIGKILL) while the load runs, and each process's resident memory can be 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -77,8 +78,9 @@ class ApiStack:
         assert self.worker is not None and self.api is not None
         return {"api_rss_mib": rss_mib(self.api.pid), "worker_rss_mib": rss_mib(self.worker.pid)}
 
-    async def stop(self) -> None:
-        """Stop both processes, the database engine and the dev server."""
+    async def stop(self, *, keep: bool = False) -> None:
+        """Stop both processes, the database engine and the dev server; remove the scratch
+        folder (a long run's is hundreds of MiB) unless `keep`."""
         for process in (self.worker, self.api):
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -93,6 +95,8 @@ class ApiStack:
         self.logs.close()
         self.engine.dispose()
         await self.temporal.shutdown()
+        if not keep:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 async def start_api_stack(

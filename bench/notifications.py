@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -296,6 +297,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         smtp.stop()
         receiver.shutdown()
         await env.shutdown()
+        shutil.rmtree(scratch, ignore_errors=True)
     within = [
         r["rate_per_s"]
         for r in results

@@ -138,9 +138,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             ),
             "memory_samples": samples,
             "target": "no errors but during restarts, p95 steady, memory growth flat",
+            "kept": str(stack.scratch) if args.keep else None,
         }
     finally:
-        await stack.stop()
+        await stack.stop(keep=args.keep)
 
 
 def run() -> None:
@@ -151,6 +152,11 @@ def run() -> None:
     parser.add_argument("--restart-every", type=float, default=5.0, help="minutes")
     parser.add_argument("--kill", action="store_true", help="SIGKILL the worker, not SIGTERM")
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the run's folder (the processes' log with every call's latency, databases)",
+    )
     parser.add_argument(
         "--sticky-cache",
         type=int,
