@@ -14,7 +14,7 @@ from api.problems import Problem
 from config.settings import Settings
 from schemas.mfa import SecondFactorProof
 from store.secret_box import SecretBox
-from store.secret_columns import PENDING_TOTP_SECRET, TOTP_SECRET
+from store.secret_columns import TOTP_SECRET
 from store.security_events import record_user_event
 from store.tables import Org, RecoveryCode, User
 
@@ -25,16 +25,6 @@ if TYPE_CHECKING:
 MFA_ROLES = frozenset({"ADMIN", "MANAGEMENT"})
 
 Method = Literal["totp", "recovery_code"]
-
-
-def totp_context(user_id: str) -> str:
-    """The secret box context of a user's TOTP secret."""
-    return TOTP_SECRET.context(user_id)
-
-
-def pending_totp_context(user_id: str) -> str:
-    """The secret box context of a user's not yet confirmed TOTP secret."""
-    return PENDING_TOTP_SECRET.context(user_id)
 
 
 def mfa_mandatory(org: Org | None, roles: Iterable[str]) -> bool:
@@ -84,7 +74,7 @@ async def count_failure(
 async def _accept_totp(session: AsyncSession, box: SecretBox, user: User, code: str) -> bool:
     if user.totp_secret is None:
         return False
-    secret = box.decrypt(user.totp_secret, context=totp_context(user.id))
+    secret = box.decrypt(user.totp_secret, context=TOTP_SECRET.context(user.id))
     now = datetime.now(UTC).timestamp()
     step = matching_step(secret, code, after=user.totp_last_step, now=now)
     if step is None:

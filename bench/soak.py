@@ -42,6 +42,12 @@ from config.settings import Settings  # noqa: E402
 from store.tables import RequestRecord  # noqa: E402
 
 
+def _worker_setting(stack: ApiStack, name: str) -> int:
+    """A worker setting as the stack's worker has it: its environment's, else the default."""
+    default = Settings.model_fields[f"worker_{name}"].default
+    return int(stack.environment.get(f"SIGNOFF_WORKER_{name.upper()}", default))
+
+
 def _request_counts(stack: ApiStack) -> dict[str, int]:
     with Session(stack.engine) as session:
         rows = session.exec(
@@ -56,7 +62,7 @@ async def _restart_on_a_timer(
     """Restart the worker every `every` seconds until `until`; at each end note its memory next
     to the workflows in its sticky cache (memory that tracks them is the cache, not a leak)."""
     born = time.monotonic()
-    metrics_port = int(stack.environment.get("SIGNOFF_WORKER_METRICS_PORT", "9464"))
+    metrics_port = _worker_setting(stack, "metrics_port")
     async with httpx.AsyncClient(timeout=10) as metrics:
         while time.monotonic() + every < until:
             await asyncio.sleep(every)
@@ -85,9 +91,8 @@ async def _sample_memory(
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     """Start the stack, warm it up, run the load with restarts and samples, and report."""
-    cache = str(args.sticky_cache)
-    extra_env = {"SIGNOFF_WORKER_STICKY_CACHE_SIZE": cache} if args.sticky_cache else {}
-    stack = await start_api_stack(args.database_url, extra_env=extra_env)
+    cache = {"SIGNOFF_WORKER_STICKY_CACHE_SIZE": str(args.sticky_cache)}
+    stack = await start_api_stack(args.database_url, extra_env=cache if args.sticky_cache else {})
     tokens = Tokens(TokenService(Settings(secret_key=SECRET), SECRET.encode()))
     seconds = args.minutes * 60
     try:
@@ -114,7 +119,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(3)
             after = _request_counts(stack)
         warm = samples[1] if len(samples) > 1 else start_memory
-        cache_size = int(stack.environment.get("SIGNOFF_WORKER_STICKY_CACHE_SIZE", "2000"))
+        cache_size = _worker_setting(stack, "sticky_cache_size")
         # Full: within 1 % of the size (evictions under way leave a few places free).
         full = [
             life["rss_mib"]

@@ -17,9 +17,7 @@ from api.routes.auth import issue_token_pair, record_login
 from api.second_factor import (
     clear_mfa,
     mfa_mandatory,
-    pending_totp_context,
     replace_recovery_codes,
-    totp_context,
     verify_second_factor,
 )
 from api.security import MFA_ENROLMENT, InvalidToken
@@ -31,6 +29,7 @@ from schemas.mfa import (
     TotpCodeInput,
     TotpEnrolment,
 )
+from store.secret_columns import PENDING_TOTP_SECRET, TOTP_SECRET
 from store.security_events import record_user_event
 from store.tables import Org, User
 
@@ -105,7 +104,7 @@ async def start_totp(
         raise conflict("MFA is on already; turn it off first to enrol a new device")
     secret = new_totp_secret()
     user.totp_pending_secret = context.secret_box.encrypt(
-        secret, context=pending_totp_context(user.id)
+        secret, context=PENDING_TOTP_SECRET.context(user.id)
     )
     session.add(user)
     await session.commit()
@@ -139,14 +138,14 @@ async def confirm_totp(
     if user.totp_pending_secret is None:
         raise conflict("no enrolment is waiting: POST /api/v1/me/mfa/totp first")
     secret = context.secret_box.decrypt(
-        user.totp_pending_secret, context=pending_totp_context(user.id)
+        user.totp_pending_secret, context=PENDING_TOTP_SECRET.context(user.id)
     )
     step = matching_step(secret, body.code, after=None, now=datetime.now(UTC).timestamp())
     if step is None:
         raise Problem(
             422, "the code does not match the new secret; check the device's clock and retry"
         )
-    user.totp_secret = context.secret_box.encrypt(secret, context=totp_context(user.id))
+    user.totp_secret = context.secret_box.encrypt(secret, context=TOTP_SECRET.context(user.id))
     user.totp_pending_secret = None
     user.mfa_enabled = True
     user.totp_last_step = step  # the confirming code cannot log in as well
